@@ -30,24 +30,36 @@ _LAB = "tlbench.envs.labyrinth"
 
 ENVS: tuple[EnvInfo, ...] = (
     EnvInfo(
-        "tlbench/Maze-v0", f"{_MAZE}:MazeEnv",
+        "tlbench/Maze-v0",
+        f"{_MAZE}:MazeEnv",
         "8x8 two-room maze: reach the goal (1x8x8 obs; pixels option)",
-        max_episode_steps=100, vector_entry_point=f"{_MAZE}:MazeVectorEnv", kwargs={"inverse": False},
+        max_episode_steps=100,
+        vector_entry_point=f"{_MAZE}:MazeVectorEnv",
+        kwargs={"inverse": False},
     ),
     EnvInfo(
-        "tlbench/InverseMaze-v0", f"{_MAZE}:MazeEnv",
+        "tlbench/InverseMaze-v0",
+        f"{_MAZE}:MazeEnv",
         "the maze with negated observations (same dynamics)",
-        max_episode_steps=100, vector_entry_point=f"{_MAZE}:MazeVectorEnv", kwargs={"inverse": True},
+        max_episode_steps=100,
+        vector_entry_point=f"{_MAZE}:MazeVectorEnv",
+        kwargs={"inverse": True},
     ),
     EnvInfo(
-        "tlbench/MetaLabyrinth-v0", f"{_LAB}:MetaLabyrinthEnv",
+        "tlbench/MetaLabyrinth-v0",
+        f"{_LAB}:MetaLabyrinthEnv",
         "new random 8x8 maze with 3 keys per episode (48x48 px)",
-        max_episode_steps=50, vector_entry_point=f"{_LAB}:MetaLabyrinthVectorEnv", kwargs={"inverse": False},
+        max_episode_steps=50,
+        vector_entry_point=f"{_LAB}:MetaLabyrinthVectorEnv",
+        kwargs={"inverse": False},
     ),
     EnvInfo(
-        "tlbench/InverseMetaLabyrinth-v0", f"{_LAB}:MetaLabyrinthEnv",
+        "tlbench/InverseMetaLabyrinth-v0",
+        f"{_LAB}:MetaLabyrinthEnv",
         "the labyrinth with negated observations (same mazes)",
-        max_episode_steps=50, vector_entry_point=f"{_LAB}:MetaLabyrinthVectorEnv", kwargs={"inverse": True},
+        max_episode_steps=50,
+        vector_entry_point=f"{_LAB}:MetaLabyrinthVectorEnv",
+        kwargs={"inverse": True},
     ),
 )
 
@@ -80,15 +92,17 @@ def env_info(env_id: str) -> EnvInfo:
 
     >>> env_info("tlbench/Maze-v0").max_episode_steps
     100
-    >>> env_info("tlbench/Mze-v0")
+    >>> env_info("tlbench/Mze-v0")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    KeyError: "unknown env id 'tlbench/Mze-v0'; did you mean 'tlbench/Maze-v0'? (`tlbench envs` lists them all)"
+    KeyError: "unknown env id 'tlbench/Mze-v0'; did you mean 'tlbench/Maze-v0'? (...)"
     """
     for info in ENVS:
         if info.id == env_id:
             return info
-    raise KeyError(f"unknown env id {env_id!r}{suggest(env_id, env_ids())} (`tlbench envs` lists them all)")
+    raise KeyError(
+        f"unknown env id {env_id!r}{suggest(env_id, env_ids())} (`tlbench envs` lists them all)"
+    )
 
 
 def suggest(name: str, choices: list[str]) -> str:

@@ -70,7 +70,9 @@ def bitboard(cells: Sequence[int] | np.ndarray) -> int:
 
 def bitboard_from_map(rows: Sequence[str]) -> int:
     """The wall bitboard of a map written as 8 strings of '0' (path) and '1' (wall)."""
-    return bitboard([cell(r, c) for r, line in enumerate(rows) for c, ch in enumerate(line) if ch == "1"])
+    return bitboard(
+        [cell(r, c) for r, line in enumerate(rows) for c, ch in enumerate(line) if ch == "1"]
+    )
 
 
 def batch_bitboards(cells: np.ndarray) -> np.ndarray:
@@ -143,13 +145,17 @@ def cell_kinds(walls: np.ndarray, keys: np.ndarray, agent: np.ndarray) -> np.nda
 
 
 def _as_action(action: Any, space: spaces.Discrete) -> int:
-    """``action`` as a Python int if it belongs to ``space``, else an :class:`InvalidActionError`."""
-    if isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)):
-        value = int(action)
-    elif isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+    """``action`` as a Python int if it is in ``space``, else an :class:`InvalidActionError`."""
+    is_int = isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_))
+    is_int_0d = isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu"
+    if is_int or is_int_0d:
         value = int(action)
     else:
-        kind = f"array of shape {action.shape} and dtype {action.dtype}" if isinstance(action, np.ndarray) else type(action).__name__
+        kind = (
+            f"array of shape {action.shape} and dtype {action.dtype}"
+            if isinstance(action, np.ndarray)
+            else type(action).__name__
+        )
         raise InvalidActionError(
             f"invalid action {action!r} ({kind}) for action space {space}: "
             f"pass one integer in [0, {space.n}), e.g. a Python int or np.int64"
@@ -179,7 +185,7 @@ def as_batch_actions(actions: Any, space: spaces.Discrete, num_envs: int) -> np.
 
 
 def to_rgb(observation: np.ndarray, scale: int = 4) -> np.ndarray:
-    """A ``(1, H, W)`` observation with values in [-1, 1] as a grey ``(H*s, W*s, 3)`` uint8 image."""
+    """A ``(1, H, W)`` observation with values in [-1, 1] as a grey ``(sH, sW, 3)`` uint8 image."""
     grey = np.round((np.clip(observation[0], -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
     grey = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
     return np.repeat(grey[:, :, None], 3, axis=2)
@@ -194,7 +200,7 @@ class GridWorldEnv(gym.Env[np.ndarray, np.int64]):
     pieces for the batched version.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 8}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 8}  # noqa: RUF012 (Gymnasium convention)
 
     #: cell-index offset of each action
     MOVES: ClassVar[tuple[int, ...]]
@@ -207,14 +213,14 @@ class GridWorldEnv(gym.Env[np.ndarray, np.int64]):
         if obs_mode not in self.OBS_MODES:
             raise ValueError(f"unknown obs_mode {obs_mode!r}; choose one of {list(self.OBS_MODES)}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; choose one of {self.metadata['render_modes']} or None"
-            )
+            modes = self.metadata["render_modes"]
+            raise ValueError(f"unknown render_mode {render_mode!r}; choose one of {modes} or None")
         self.obs_mode = obs_mode
         self.inverse = bool(inverse)
         self.render_mode = render_mode
         self.emission = self.emission_for(obs_mode, inverse)
-        self.action_space = spaces.Discrete(len(self.MOVES))
+        self._discrete = spaces.Discrete(len(self.MOVES))
+        self.action_space = self._discrete
         self.observation_space = self.emission.space()
         self._moves = self.MOVES
         self._tiles = self.emission.tiles
@@ -224,6 +230,12 @@ class GridWorldEnv(gym.Env[np.ndarray, np.int64]):
         self._walls = 0
         self._keys = 0
         self._agent = 0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # ``_cells`` is a view of ``_obs``; pickling copies it, so make it a view again.
+        self.__dict__.update(state)
+        k = self.emission.block
+        self._cells = self._obs.reshape(SIZE, k, SIZE, k)
 
     # -- what subclasses define -------------------------------------------------------------
     def _emissions(self) -> dict[str, Emission]:
@@ -243,7 +255,9 @@ class GridWorldEnv(gym.Env[np.ndarray, np.int64]):
         emission = self._emissions()[obs_mode]
         return emission.negated() if inverse else emission
 
-    def render_observation(self, inverse: bool | None = None, obs_mode: str | None = None) -> np.ndarray:
+    def render_observation(
+        self, inverse: bool | None = None, obs_mode: str | None = None
+    ) -> np.ndarray:
         """The current state as an observation under another emission.
 
         Args:
@@ -257,7 +271,11 @@ class GridWorldEnv(gym.Env[np.ndarray, np.int64]):
             self.obs_mode if obs_mode is None else obs_mode,
             self.inverse if inverse is None else inverse,
         )
-        kinds = cell_kinds(np.array([self._walls], np.uint64), np.array([self._keys], np.uint64), np.array([self._agent]))
+        kinds = cell_kinds(
+            np.array([self._walls], np.uint64),
+            np.array([self._keys], np.uint64),
+            np.array([self._agent]),
+        )
         return emission.render(kinds)[0]
 
     # -- gymnasium API --------------------------------------------------------------------
@@ -271,7 +289,7 @@ class GridWorldEnv(gym.Env[np.ndarray, np.int64]):
         return self._obs.copy(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
-        a = _as_action(action, self.action_space)
+        a = _as_action(action, self._discrete)
         here = self._agent
         there = here + self._moves[a]
         if not (self._walls >> there) & 1:
@@ -287,10 +305,12 @@ class GridWorldEnv(gym.Env[np.ndarray, np.int64]):
             reward = self.step_reward
         return self._obs.copy(), reward, terminated, False, {}
 
-    def render(self) -> np.ndarray | None:  # type: ignore[override]
+    def render(self) -> np.ndarray | None:
         """An RGB picture of what the agent sees in pixel mode (grey levels, scaled up 4x)."""
         if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' to make()")
+            gym.logger.warn(
+                "render() called without a render_mode; pass render_mode='rgb_array' to make()"
+            )
             return None
         return to_rgb(self.render_observation(obs_mode=self.RENDER_MODE_OBS))
 
@@ -356,6 +376,12 @@ class GridWorldVectorEnv(VectorEnv):
         self._rngs: list[np.random.Generator] = []
         self._index = np.arange(num_envs)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # ``_cells`` is a view of ``_obs``; pickling copies it, so make it a view again.
+        self.__dict__.update(state)
+        k = self._emission.block
+        self._cells = self._obs.reshape(self.num_envs, SIZE, k, SIZE, k)
+
     def _reset_envs(self, idx: np.ndarray) -> None:
         walls, keys, agent = self._sampler([self._rngs[i] for i in idx])
         self._walls[idx], self._keys[idx], self._agent[idx] = walls, keys, agent
@@ -372,7 +398,9 @@ class GridWorldVectorEnv(VectorEnv):
         else:
             seeds = list(seed)
             if len(seeds) != self.num_envs:
-                raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} envs; pass one per env")
+                raise ValueError(
+                    f"got {len(seeds)} seeds for {self.num_envs} envs; pass one per env"
+                )
         if not self._rngs:
             self._rngs = [gym.utils.seeding.np_random(s)[0] for s in seeds]
         else:
@@ -386,10 +414,12 @@ class GridWorldVectorEnv(VectorEnv):
     def _observations(self) -> np.ndarray:
         return self._obs.copy() if self._copy else self._obs
 
-    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._rngs:
             raise gym.error.ResetNeeded("call reset() before step()")
-        acts = as_batch_actions(actions, self.single_action_space, self.num_envs)
+        acts = as_batch_actions(actions, self._proto._discrete, self.num_envs)
         here = self._agent
         there = here + self._moves[acts]
         open_ = ((self._walls >> there.astype(np.uint64)) & _ONE) == 0
@@ -426,8 +456,12 @@ class GridWorldVectorEnv(VectorEnv):
                     final_obs[i] = self._obs[i].copy()
                 mask = np.zeros(self.num_envs, bool)
                 mask[done] = True
-                infos = {"final_obs": final_obs, "_final_obs": mask,
-                         "final_info": np.array([{} for _ in range(self.num_envs)], dtype=object), "_final_info": mask.copy()}
+                infos = {
+                    "final_obs": final_obs,
+                    "_final_obs": mask,
+                    "final_info": np.array([{} for _ in range(self.num_envs)], dtype=object),
+                    "_final_info": mask.copy(),
+                }
                 self._reset_envs(done)
         return self._observations(), rewards, terminated, truncated, infos
 

@@ -1,4 +1,4 @@
-"""The meta-labyrinth of the CRAR transfer study: a new random maze with three keys every episode."""
+"""The meta-labyrinth of the CRAR transfer study: a new random maze with 3 keys every episode."""
 
 from __future__ import annotations
 
@@ -29,10 +29,19 @@ START = cell(1, 1)
 N_WALLS = 12
 N_KEYS = 3
 # Interior walls go in rows 1-5 x cols 1-5, never on the start cell: 24 candidates.
-WALL_CANDIDATES = np.array([cell(r, c) for r in range(1, 6) for c in range(1, 6) if cell(r, c) != START])
+WALL_CANDIDATES = np.array(
+    [cell(r, c) for r in range(1, 6) for c in range(1, 6) if cell(r, c) != START]
+)
 # Keys go in rows 1-6 x cols 1-6, on no wall, the start cell or another key.
 KEY_REGION = np.array([cell(r, c) for r in range(1, 7) for c in range(1, 7)])
-BORDER = bitboard([cell(r, c) for r in range(SIZE) for c in range(SIZE) if r in (0, SIZE - 1) or c in (0, SIZE - 1)])
+BORDER = bitboard(
+    [
+        cell(r, c)
+        for r in range(SIZE)
+        for c in range(SIZE)
+        if r in (0, SIZE - 1) or c in (0, SIZE - 1)
+    ]
+)
 _ALL = np.uint64(2**64 - 1)
 _DRAWS = len(WALL_CANDIDATES) + len(KEY_REGION)  # uniforms drawn per attempt
 
@@ -40,7 +49,9 @@ KEY_REWARD = 1.0
 STEP_PENALTY = -0.1
 
 
-def sample_layouts(rngs: Sequence[np.random.Generator]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_layouts(
+    rngs: Sequence[np.random.Generator],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw one labyrinth per generator, redrawing each until all its keys are reachable.
 
     Every attempt of generator ``i`` takes 60 uniforms from it: the 12 walls are the 24 wall
@@ -55,7 +66,7 @@ def sample_layouts(rngs: Sequence[np.random.Generator]) -> tuple[np.ndarray, np.
     keys = np.zeros(n, np.uint64)
     pending = np.arange(n)
     while pending.size:
-        u = np.stack([rngs[i].random(_DRAWS) for i in pending])
+        u = np.stack([rngs[int(i)].random(_DRAWS) for i in pending])
         n_cand = len(WALL_CANDIDATES)
         chosen = np.argsort(u[:, :n_cand], axis=1, kind="stable")[:, :N_WALLS]
         inner = batch_bitboards(WALL_CANDIDATES[chosen])
@@ -168,7 +179,9 @@ class MetaLabyrinthVectorEnv(GridWorldVectorEnv):
     """``num_envs`` labyrinths stepped together with numpy (see :class:`GridWorldVectorEnv`).
 
     >>> import gymnasium as gym, tlbench
-    >>> envs = gym.make_vec("tlbench/MetaLabyrinth-v0", num_envs=2, vectorization_mode="vector_entry_point")
+    >>> envs = gym.make_vec(
+    ...     "tlbench/MetaLabyrinth-v0", num_envs=2, vectorization_mode="vector_entry_point"
+    ... )
     >>> obs, info = envs.reset(seed=0)
     >>> obs.shape
     (2, 1, 48, 48)

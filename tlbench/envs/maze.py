@@ -56,7 +56,9 @@ def _maze_emissions() -> dict[str, Emission]:
 _EMISSIONS = _maze_emissions()
 
 
-def sample_goal_layouts(rngs: Sequence[np.random.Generator]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_goal_layouts(
+    rngs: Sequence[np.random.Generator],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Goal mode: the fixed map, the goal as the only key, a start cell drawn uniformly."""
     n = len(rngs)
     starts = START_CELLS[[int(rng.integers(len(START_CELLS))) for rng in rngs]]
@@ -104,7 +106,8 @@ class MazeEnv(GridWorldEnv):
     The inverse variant negates the observation (wall -1.0, agent -0.5, ...). The goal is not drawn.
 
     ## Rewards
-    - ``reward_mode="goal"`` (default): +1 on reaching the goal cell (6, 6), -0.01 for any other step.
+    - ``reward_mode="goal"`` (default): +1 on reaching the goal cell (6, 6), -0.01 for any
+      other step.
     - ``reward_mode="none"``: always 0 (the original code's reward-free setting).
 
     ## Starting State
@@ -155,7 +158,9 @@ class MazeEnv(GridWorldEnv):
         render_mode: str | None = None,
     ) -> None:
         if reward_mode not in REWARD_MODES:
-            raise ValueError(f"unknown reward_mode {reward_mode!r}; choose one of {list(REWARD_MODES)}")
+            raise ValueError(
+                f"unknown reward_mode {reward_mode!r}; choose one of {list(REWARD_MODES)}"
+            )
         self.reward_mode = reward_mode
         self.step_reward = STEP_PENALTY if reward_mode == "goal" else 0.0
         self.key_reward = GOAL_REWARD

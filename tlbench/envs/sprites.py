@@ -36,7 +36,9 @@ KEY_PATTERN = np.array(
 )
 
 
-def sprite(pattern: np.ndarray, level1: float, level2: float, background: float = 0.0) -> np.ndarray:
+def sprite(
+    pattern: np.ndarray, level1: float, level2: float, background: float = 0.0
+) -> np.ndarray:
     """A float32 6x6 block: ``pattern`` with its levels replaced by the given values.
 
     >>> sprite(AGENT_PATTERN, 0.7, 0.8)[0, 2:4].tolist() == [np.float32(0.8)] * 2
