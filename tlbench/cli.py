@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -13,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -29,6 +36,174 @@ def envs_command() -> None:
     for info in ENVS:
         table.add_row(info.id, str(info.max_episode_steps or "-"), info.description)
     console.print(table)
+
+
+@app.command("list")
+def list_command() -> None:
+    """List every scenario: id, title, sources -> target and how it is scored."""
+    from tlbench.scenarios import ScenarioError, load_scenario, scenario_ids
+    from tlbench.scenarios.display import list_lines
+
+    try:
+        ids = scenario_ids()
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    scenarios, broken = [], []
+    for scenario_id in ids:
+        try:
+            scenarios.append(load_scenario(scenario_id))
+        except ScenarioError as exc:
+            broken.append(str(exc))
+    for line in list_lines(scenarios):
+        typer.echo(line)
+    for message in broken:
+        typer.echo(f"error: {message}", err=True)
+    if broken:
+        raise typer.Exit(1)
+
+
+@app.command("show")
+def show_command(
+    scenario: str = typer.Argument(..., help="scenario id (see `tlbench list`) or a .yaml file"),
+) -> None:
+    """Print a scenario's whole protocol: envs, scoring, fingerprint and every tier's budget."""
+    from tlbench.scenarios import ScenarioError, load_scenario
+    from tlbench.scenarios.display import describe
+
+    try:
+        spec = load_scenario(scenario)
+        spec.check_envs()
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(describe(spec))
+
+
+@app.command("evaluate")
+def evaluate_command(
+    agent: str = typer.Argument(..., help="path/to/agent.py[:ClassName] or an agent folder"),
+    scenario: str = typer.Option(..., "--scenario", "-s", help="scenario id (see `tlbench list`)"),
+    tier: str = typer.Option("smoke", "--tier", "-t", help="smoke, standard or paper"),
+    out: Path = typer.Option(Path("runs/evaluation"), "--out", "-o", help="output folder"),
+    workers: int = typer.Option(
+        max(1, os.cpu_count() or 1),
+        "--workers",
+        "-w",
+        help="runs in parallel, each in its own process",
+    ),
+    in_process: bool = typer.Option(False, "--in-process", help="run in this process (debugging)"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
+    kwarg: list[str] = typer.Option([], "--kwarg", "-k", help="agent keyword argument name=value"),
+    run_timeout: float | None = typer.Option(None, help="kill a run after this many seconds"),
+    plot: bool = typer.Option(True, help="write a learning-curve plot next to the results"),
+) -> None:
+    """Evaluate an agent on a scenario tier: source training, transfer, target training,
+    evaluation at fixed steps and a paired scratch control; then print the transfer metrics."""
+    from tlbench.agents.loader import AgentLoadError, AgentRef, parse_kwargs
+    from tlbench.report import metrics_table, plot_curves
+    from tlbench.runner.evaluate import EvaluationError, evaluate
+    from tlbench.scenarios import ScenarioError, load_scenario
+
+    try:
+        ref = AgentRef.parse(agent, parse_kwargs(kwarg))
+        spec = load_scenario(scenario)
+        spec.tier(tier)
+    except (AgentLoadError, ScenarioError) as exc:
+        _fail(str(exc))
+    command = "tlbench evaluate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    with _Progress() as bars:
+        try:
+            result = evaluate(
+                ref,
+                spec,
+                tier,
+                out,
+                workers=0 if in_process else workers,
+                device=device,
+                run_timeout=run_timeout,
+                command=command,
+                on_plan=bars.plan,
+                on_progress=bars.progress,
+                on_start=bars.start,
+                on_done=bars.done,
+            )
+        except (AgentLoadError, ScenarioError, EvaluationError, ValueError) as exc:
+            _fail(str(exc))
+    console.print(
+        f"{len(result.results['runs'])} runs ({result.executed} executed now, the rest resumed "
+        f"from {out}); results: {result.results_path}"
+    )
+    if result.summary is not None:
+        console.print(
+            metrics_table(result.summary, f"{spec.id} ({tier} tier), {ref.load_class().__name__}")
+        )
+        if plot:
+            path = plot_curves(result.results, out / "curves.png")
+            console.print(f"learning curves: {path}")
+    if result.failed:
+        err_console.print(f"[red]{len(result.failed)} run(s) failed[/red]; the others are kept:")
+        for record in result.failed:
+            err_console.print(
+                f"  {record['label']}: {record.get('error')} (log: {record.get('log')})"
+            )
+        raise typer.Exit(1)
+
+
+class _Progress:
+    """Progress bars: runs done of total, and steps within each running run."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self._overall: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Progress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def plan(self, runs: list[Any], todo: list[Any]) -> None:
+        self._overall = self._progress.add_task(
+            "runs", total=len(runs), completed=len(runs) - len(todo)
+        )
+
+    def start(self, run: Any) -> None:
+        self._tasks[run.key] = self._progress.add_task(f"  {run.label}", total=None)
+
+    def progress(self, key: str, done: int, total: int) -> None:
+        if key in self._tasks:
+            self._progress.update(self._tasks[key], completed=done, total=total)
+
+    def done(self, run: Any, record: dict[str, Any]) -> None:
+        task = self._tasks.pop(run.key, None)
+        if task is not None:
+            self._progress.remove_task(task)
+        self._progress.advance(self._overall)
+        if record.get("status") != "ok":
+            err_console.print(f"[red]run {run.label} failed:[/red] {record.get('error')}")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
 
 
 def main() -> None:

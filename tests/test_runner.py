@@ -1,0 +1,413 @@
+"""The evaluation pipeline: budget, evaluation, failures, resuming, results files, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import tlbench  # noqa: F401
+from tlbench.agents import AgentRef, BudgetExhausted
+from tlbench.cli import app
+from tlbench.runner.budget import BudgetedEnv
+from tlbench.runner.evaluate import evaluate
+from tlbench.scenarios import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+AGENTS = Path(__file__).resolve().parent / "agents"
+
+TINY = """\
+id: test/tiny
+version: 1
+title: Tiny maze transfer (tests)
+description: Maze to inverse maze with budgets small enough for unit tests.
+references: []
+sources:
+  - env: tlbench/Maze-v0
+target:
+  env: tlbench/InverseMaze-v0
+score: return
+success_threshold: 0.5
+normalization: {random: -0.9, reference: 0.9}
+tiers:
+  smoke: {source_steps: 200, target_steps: 200, eval_every: 100, eval_episodes: 2,
+          source_seeds: 2, target_seeds: 2}
+  standard: {source_steps: 300, target_steps: 300, eval_every: 100, eval_episodes: 2,
+             source_seeds: 1, target_seeds: 3}
+  paper: {source_steps: 300, target_steps: 300, eval_every: 100, eval_episodes: 2,
+          source_seeds: 1, target_seeds: 1}
+"""
+
+
+@pytest.fixture
+def tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tasks folder holding the shipped scenarios plus ``test/tiny``."""
+    tasks = tmp_path / "tasks"
+    (tasks / "test").mkdir(parents=True)
+    (tasks / "test" / "tiny.yaml").write_text(TINY)
+    for path in (ROOT / "tasks").rglob("*.yaml"):
+        dest = tasks / path.relative_to(ROOT / "tasks")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(path.read_text())
+    monkeypatch.setenv("TLBENCH_TASKS_DIR", str(tasks))
+    return tasks
+
+
+def run_cli(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def records(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+
+
+def comparable(results: dict[str, Any]) -> dict[str, Any]:
+    """A results file without what legitimately differs between two executions."""
+    results = json.loads(json.dumps(results))
+    for run in results["runs"]:
+        run.pop("timing", None)
+        run.pop("log", None)
+    results.pop("command", None)
+    return results
+
+
+# -- the budget -----------------------------------------------------------------------------------
+
+
+def test_budgeted_env_counts_stops_and_calls_checkpoints() -> None:
+    seen: list[tuple[int, int]] = []
+    env = BudgetedEnv(
+        gym.make("tlbench/Maze-v0"),
+        250,
+        seed=3,
+        checkpoints=[0, 100, 200, 250],
+        on_checkpoint=lambda c: seen.append((c, env.steps)),
+    )
+    first, _ = env.reset()
+    np.testing.assert_array_equal(first, gym.make("tlbench/Maze-v0").reset(seed=3)[0])
+    assert env.unwrapped is env  # the Gymnasium API leads to no unbudgeted env
+    steps = 0
+    with pytest.raises(BudgetExhausted, match="250"):
+        while True:
+            _, _, te, tr, _ = env.step(1)
+            steps += 1
+            if te or tr:
+                env.reset()
+    assert steps == env.steps == 250
+    assert seen == [(100, 100), (200, 200), (250, 250)]  # each before the step beyond it
+    env.finish()
+    assert len(seen) == 3
+
+
+def test_budgeted_env_finish_runs_the_checkpoints_left() -> None:
+    seen: list[int] = []
+    env = BudgetedEnv(
+        gym.make("tlbench/Maze-v0"),
+        300,
+        seed=0,
+        checkpoints=[100, 200, 300],
+        on_checkpoint=seen.append,
+    )
+    env.reset()
+    for _ in range(150):
+        env.step(0)
+    env.finish()
+    assert seen == [100, 200, 300]
+
+
+def test_an_agent_that_ignores_its_budget_is_stopped(tasks: Path, tmp_path: Path) -> None:
+    scenario = load_scenario("test/tiny")
+    result = evaluate(
+        AgentRef(AGENTS / "greedy_stepper.py"),
+        scenario,
+        "smoke",
+        tmp_path / "out",
+        workers=0,
+        device="cpu",
+        reps=200,
+    )
+    assert not result.failed
+    for record in records(tmp_path / "out"):
+        if record["condition"] == "source":
+            assert record["steps"]["source"] == [200]
+        else:
+            assert record["steps"]["target"] == 200
+            assert record["checkpoints"] == [0, 100, 200]
+            assert [len(r) for r in record["returns"]] == [2, 2, 2]
+
+
+# -- failures -------------------------------------------------------------------------------------
+
+
+def test_a_crashing_agent_fails_its_run_only(tasks: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = run_cli(
+        "evaluate",
+        f"{AGENTS / 'crashing.py'}:CrashesOnOneSeed",
+        "-s",
+        "test/tiny",
+        "-o",
+        str(out),
+        "-w",
+        "2",
+        "--no-plot",
+    )
+    assert res.exit_code == 1
+    # The transfer run and its paired scratch run share seed 1001: both crash.
+    assert "2 run(s) failed" in res.stderr and "boom: a bug in the agent" in res.stderr
+    assert "transfer s0/t1" in res.stderr and "scratch s0/t1" in res.stderr
+    assert "logs" in res.stderr
+    recs = records(out)
+    assert len(recs) == 10
+    failed = [r for r in recs if r["status"] != "ok"]
+    assert sorted((r["condition"], r["seed"]) for r in failed) == [
+        ("scratch", 1001),
+        ("transfer", 1001),
+    ]
+    assert all("Traceback" in r["traceback"] for r in failed)
+    results = json.loads((out / "results.json").read_text())
+    assert results["metrics"]["num_runs"] == 3  # the pairs whose two runs both succeeded
+    assert sorted(results["failed"]) == sorted(r["key"] for r in failed)
+
+
+def test_a_failed_source_run_fails_its_transfer_runs_only(tasks: Path, tmp_path: Path) -> None:
+    scenario = load_scenario("test/tiny")
+    result = evaluate(
+        AgentRef(AGENTS / "crashing.py", "CrashesInSource"),
+        scenario,
+        "smoke",
+        tmp_path,
+        workers=2,
+        device="cpu",
+        reps=200,
+    )
+    failed = sorted((f["condition"], f["source_seed"]) for f in result.failed)
+    assert failed == [("source", 1), ("transfer", 1), ("transfer", 1)]
+    assert all("source run" in f["error"] for f in result.failed if f["condition"] == "transfer")
+
+
+def test_a_worker_that_dies_is_recorded_as_failed(tasks: Path, tmp_path: Path) -> None:
+    scenario = load_scenario("test/tiny")
+    result = evaluate(
+        AgentRef(AGENTS / "crashing.py", "DiesHard"),
+        scenario,
+        "smoke",
+        tmp_path,
+        workers=2,
+        device="cpu",
+        reps=200,
+    )
+    assert [f["error"] for f in result.failed] == [
+        "the worker process died (exit code 139) before writing a result"
+    ] * 2  # seed 2000: transfer and scratch of s1/t0
+    assert len(records(tmp_path)) == 10
+
+
+def test_a_run_past_its_timeout_is_killed(tasks: Path, tmp_path: Path) -> None:
+    scenario = load_scenario("test/tiny")
+    start = time.monotonic()
+    result = evaluate(
+        AgentRef(AGENTS / "crashing.py", "Hangs"),
+        scenario,
+        "smoke",
+        tmp_path,
+        workers=2,
+        device="cpu",
+        run_timeout=3,
+        reps=200,
+    )
+    assert time.monotonic() - start < 60
+    assert {f["error"] for f in result.failed} == {"killed after the run timeout of 3 s"}
+    assert len(result.failed) == 2
+
+
+# -- resuming -------------------------------------------------------------------------------------
+
+
+def test_killed_evaluation_resumes_to_the_same_results(tasks: Path, tmp_path: Path) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "tlbench.cli",
+        "evaluate",
+        f"{AGENTS / 'slow_random.py'}",
+        "-s",
+        "test/tiny",
+        "-w",
+        "1",
+        "--no-plot",
+    ]
+    env = {**os.environ, "TLBENCH_TASKS_DIR": str(tasks)}
+    full, part = tmp_path / "full", tmp_path / "part"
+    subprocess.run([*cmd, "-o", str(full)], env=env, check=True, capture_output=True)
+
+    proc = subprocess.Popen(
+        [*cmd, "-o", str(part)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list((part / "runs").glob("*.json"))) < 4:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.name: p.stat().st_mtime_ns for p in (part / "runs").glob("*.json")}
+    assert 4 <= len(done_before) < 10, "the kill should land part-way"
+    assert not (part / "results.json").exists()
+
+    rerun = subprocess.run(
+        [*cmd, "-o", str(part)], env=env, check=True, capture_output=True, text=True
+    )
+    assert f"{10 - len(done_before)} executed now" in rerun.stdout.replace("\n", " ")
+    for name, mtime in done_before.items():  # finished runs were not executed again
+        assert (part / "runs" / name).stat().st_mtime_ns == mtime
+    a = json.loads((full / "results.json").read_text())
+    b = json.loads((part / "results.json").read_text())
+    assert comparable(a) == comparable(b)
+
+    again = subprocess.run(
+        [*cmd, "-o", str(part)], env=env, check=True, capture_output=True, text=True
+    )
+    assert "0 executed now" in again.stdout.replace("\n", " ")
+
+
+# -- results --------------------------------------------------------------------------------------
+
+
+def test_results_record_provenance_and_raw_curves(tasks: Path, tmp_path: Path) -> None:
+    res = run_cli(
+        "evaluate",
+        f"{AGENTS / 'crashing.py'}:RandomAgent",
+        "-s",
+        "test/tiny",
+        "-o",
+        str(tmp_path),
+        "-w",
+        "2",
+        "-k",
+        "unused=3",
+    )
+    assert res.exit_code == 0, res.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["schema"] == "tlbench.results/1"
+    assert results["scenario"]["fingerprint"] == load_scenario("test/tiny").fingerprint
+    assert results["agent"]["kwargs"] == {"unused": 3}
+    assert results["agent"]["name"] == "RandomAgent" and len(results["agent"]["digest"]) == 16
+    assert {"python", "numpy", "torch", "gymnasium", "tlbench"} <= set(results["versions"])
+    assert results["device"]["device"] == "cpu" and results["device"]["cpu"]
+    assert results["command"].startswith("tlbench evaluate")
+    assert len(results["runs"]) == 10
+    for run in results["runs"]:
+        assert run["status"] == "ok" and run["timing"]["total_s"] > 0
+        if run["condition"] != "source":
+            assert run["steps"]["target"] == 200 and len(run["returns"]) == 3
+            assert run["timing"]["train_s"] >= 0 and run["timing"]["eval_s"] > 0
+            assert run["curve"] == [float(np.mean(r)) for r in run["returns"]]
+    assert results["metrics"]["num_runs"] == 4
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    assert "jumpstart" in res.stdout and "P(transfer > scratch)" in res.stdout
+
+
+def test_paired_runs_share_their_seed_and_evaluation_episodes(tasks: Path, tmp_path: Path) -> None:
+    scenario = load_scenario("test/tiny")
+    evaluate(
+        AgentRef(AGENTS / "greedy_stepper.py"),
+        scenario,
+        "smoke",
+        tmp_path,
+        workers=0,
+        device="cpu",
+        reps=200,
+    )
+    recs = {(r["condition"], r["source_seed"], r["target_seed"]): r for r in records(tmp_path)}
+    for s in range(2):
+        for t in range(2):
+            transfer, scratch = recs[("transfer", s, t)], recs[("scratch", s, t)]
+            assert transfer["seed"] == scratch["seed"] == 1000 * (s + 1) + t
+            # The same fixed policy on the same evaluation episodes: the same returns.
+            assert transfer["returns"] == scratch["returns"]
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+def test_unknown_scenario_tier_and_agent_class_are_named(tasks: Path, tmp_path: Path) -> None:
+    agent = str(AGENTS / "crashing.py")
+    res = run_cli("evaluate", agent + ":RandomAgent", "-s", "maze/invrse", "-o", str(tmp_path))
+    assert res.exit_code == 2 and "did you mean 'maze/inverse'" in res.stderr
+    res = run_cli("evaluate", agent + ":RandomAgent", "-s", "test/tiny", "-t", "smok")
+    assert res.exit_code == 2 and "smoke" in res.stderr
+    res = run_cli("evaluate", agent + ":RandomAgnt", "-s", "test/tiny", "-o", str(tmp_path))
+    assert res.exit_code == 2 and "did you mean 'RandomAgent'" in res.stderr
+    res = run_cli("evaluate", agent, "-s", "test/tiny", "-o", str(tmp_path))
+    assert res.exit_code == 2 and "defines several agents" in res.stderr
+    res = run_cli("evaluate", "no/such/agent.py", "-s", "test/tiny", "-o", str(tmp_path))
+    assert res.exit_code == 2 and "does not exist" in res.stderr
+    res = run_cli("evaluate", agent + ":RandomAgent", "-s", "test/tiny", "-k", "oops")
+    assert res.exit_code == 2 and "'oops' is not name=value" in res.stderr
+    assert not (tmp_path / "runs").exists()  # nothing ran
+
+
+def test_representation_only_scenarios_are_refused(tasks: Path, tmp_path: Path) -> None:
+    res = run_cli(
+        "evaluate",
+        f"{AGENTS / 'crashing.py'}:RandomAgent",
+        "-s",
+        "maze/inverse-reward-free",
+        "-o",
+        str(tmp_path),
+    )
+    assert res.exit_code == 2 and "representation-only" in res.stderr
+
+
+# -- Stable-Baselines3 ----------------------------------------------------------------------------
+
+
+def test_sb3_dqn_smoke_evaluation_through_the_cli(tmp_path: Path) -> None:
+    """The README's main job: DQN on maze/inverse, smoke tier, through the console script."""
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "tlbench"),
+            "evaluate",
+            "baselines/sb3/dqn.py",
+            "--scenario",
+            "maze/inverse",
+            "--tier",
+            "smoke",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "final return (IQM)" in proc.stdout and "learning curves" in proc.stdout
+    results = json.loads((out / "results.json").read_text())
+    tier = load_scenario("maze/inverse").tier("smoke")
+    assert len(results["runs"]) == tier.source_seeds * (1 + 2 * tier.target_seeds)
+    assert all(r["status"] == "ok" for r in results["runs"])
+    assert (out / "curves.png").exists()
+
+
+def test_sb3_same_seed_twice_gives_identical_curves(tasks: Path, tmp_path: Path) -> None:
+    scenario = load_scenario("test/tiny")
+    agent = AgentRef(ROOT / "baselines" / "sb3" / "dqn.py", kwargs={"learning_starts": 50})
+    a = evaluate(agent, scenario, "standard", tmp_path / "a", workers=2, device="cpu", reps=200)
+    b = evaluate(agent, scenario, "standard", tmp_path / "b", workers=2, device="cpu", reps=200)
+    assert not a.failed and not b.failed
+    assert comparable(a.results) == comparable(b.results)

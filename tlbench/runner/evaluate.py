@@ -1,0 +1,194 @@
+"""``tlbench evaluate``: an agent through a scenario tier, into one results file."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tlbench import system
+from tlbench.agents.loader import AgentRef
+from tlbench.metrics import TransferSummary, summarize
+from tlbench.runner.local import run_jobs
+from tlbench.runner.plan import RunSpec, plan_runs
+from tlbench.runner.worker import Job, Store
+from tlbench.scenarios import Scenario
+
+RESULTS_SCHEMA = "tlbench.results/1"
+RUN_FIELDS = (
+    "key",
+    "condition",
+    "source_seed",
+    "target_seed",
+    "seed",
+    "source_key",
+    "status",
+    "error",
+    "log",
+    "checkpoints",
+    "returns",
+    "curve",
+    "steps",
+    "timing",
+)
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` produced."""
+
+    out: Path
+    results: dict[str, Any]
+    summary: TransferSummary | None
+    failed: list[dict[str, Any]]
+    executed: int
+
+    @property
+    def results_path(self) -> Path:
+        return self.out / "results.json"
+
+
+class EvaluationError(ValueError):
+    """An evaluation that cannot start (bad arguments); nothing was run."""
+
+
+def evaluate(
+    agent: AgentRef,
+    scenario: Scenario,
+    tier: str,
+    out: Path,
+    *,
+    workers: int = 1,
+    device: str = "auto",
+    run_timeout: float | None = None,
+    command: str = "",
+    reps: int = 2000,
+    on_plan: Callable[[list[RunSpec], list[RunSpec]], None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    on_start: Callable[[RunSpec], None] | None = None,
+    on_done: Callable[[RunSpec, dict[str, Any]], None] | None = None,
+) -> Evaluation:
+    """Run every run of ``scenario``/``tier`` for ``agent`` not finished in ``out`` yet, then
+    write ``out/results.json`` from all of them.
+
+    Finished runs (a record with status ``ok`` under ``out/runs``) are skipped, so repeating a
+    command resumes an interrupted evaluation; failed runs are tried again.
+    """
+    if scenario.score != "return":
+        raise EvaluationError(
+            f"scenario {scenario.id!r} is scored by {scenario.score}, not by return: it is "
+            "representation-only until the embedding-alignment metric exists"
+        )
+    protocol = scenario.tier(tier)
+    resolved = system.resolve_device(device)
+    agent.load_class()  # fail before any run if the agent cannot be loaded
+    digest = agent.digest()
+    runs = plan_runs(
+        fingerprint=scenario.fingerprint,
+        tier=tier,
+        source_seeds=protocol.source_seeds,
+        target_seeds=protocol.target_seeds,
+        agent_digest=digest,
+        agent_kwargs=agent.kwargs,
+    )
+    store = Store(out)
+    todo = [run for run in runs if not store.finished(run)]
+    if on_plan:
+        on_plan(runs, todo)
+    versions = system.versions()
+    info = system.device_info(resolved)
+    jobs = [Job(scenario, tier, agent, digest, run, out, resolved, versions, info) for run in todo]
+    run_jobs(
+        jobs,
+        workers=workers,
+        run_timeout=run_timeout,
+        on_progress=on_progress,
+        on_start=on_start,
+        on_done=on_done,
+    )
+    records = {run.key: store.read(run.key) or {} for run in runs}
+    failed = [
+        records[r.key] | {"label": r.label} for r in runs if records[r.key].get("status") != "ok"
+    ]
+    summary = _summarize(scenario, protocol.checkpoints, runs, records, reps)
+    results = {
+        "schema": RESULTS_SCHEMA,
+        "scenario": {
+            "id": scenario.id,
+            "version": scenario.version,
+            "title": scenario.title,
+            "fingerprint": scenario.fingerprint,
+        },
+        "tier": tier,
+        "protocol": protocol.model_dump(),
+        "agent": {
+            "name": agent.load_class().__name__,
+            "path": str(agent.path),
+            "class": agent.class_name,
+            "digest": digest,
+            "kwargs": agent.kwargs,
+        },
+        "command": command,
+        "versions": versions,
+        "device": info,
+        "runs": [
+            {k: records[r.key].get(k) for k in RUN_FIELDS if k in records[r.key]} | {"key": r.key}
+            for r in runs
+        ],
+        "metrics": None if summary is None else summary.to_dict(),
+        "failed": [f["key"] for f in failed],
+    }
+    tmp = out / f"results.json.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True, allow_nan=False) + "\n", "utf-8")
+    os.replace(tmp, out / "results.json")
+    return Evaluation(out, results, summary, failed, executed=len(todo))
+
+
+def paired_curves(
+    runs: list[RunSpec], records: dict[str, dict[str, Any]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(transfer, scratch, groups)`` of the pairs whose two runs both succeeded.
+
+    ``transfer`` and ``scratch`` have shape (num_pairs, num_checkpoints); ``groups`` holds each
+    pair's source seed (its base model).
+    """
+    by_pair: dict[tuple[int, int | None], dict[str, list[float]]] = {}
+    for run in runs:
+        record = records.get(run.key, {})
+        if run.condition != "source" and record.get("status") == "ok":
+            by_pair.setdefault((run.source_seed, run.target_seed), {})[run.condition] = record[
+                "curve"
+            ]
+    pairs = sorted(p for p, c in by_pair.items() if len(c) == 2)
+    transfer = np.array([by_pair[p]["transfer"] for p in pairs], dtype=np.float64)
+    scratch = np.array([by_pair[p]["scratch"] for p in pairs], dtype=np.float64)
+    return transfer, scratch, np.array([p[0] for p in pairs], dtype=np.int64)
+
+
+def _summarize(
+    scenario: Scenario,
+    checkpoints: list[int],
+    runs: list[RunSpec],
+    records: dict[str, dict[str, Any]],
+    reps: int,
+) -> TransferSummary | None:
+    transfer, scratch, groups = paired_curves(runs, records)
+    if len(transfer) == 0:
+        return None
+    return summarize(
+        transfer,
+        scratch,
+        checkpoints,
+        groups=groups,
+        low=scenario.normalization.random,
+        high=scenario.normalization.reference,
+        threshold=scenario.success_threshold,
+        success_threshold=scenario.success_threshold,
+        seed=0,
+        reps=reps,
+    )

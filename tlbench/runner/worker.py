@@ -1,0 +1,285 @@
+"""Executing one run: build the agent, train it within its budget, evaluate it, write its record."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tlbench.agents.api import Agent, AgentContext, BudgetExhausted
+from tlbench.agents.loader import AgentRef
+from tlbench.runner.budget import BudgetedEnv
+from tlbench.runner.plan import RunSpec
+from tlbench.scenarios import Scenario
+
+# Evaluation episode j of every run and checkpoint starts from seed EVAL_SEED + j: all runs, both
+# conditions, are evaluated on the same episodes.
+EVAL_SEED = 1_000_000
+MAX_EVAL_EPISODE_STEPS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to execute one run."""
+
+    scenario: Scenario
+    tier: str
+    agent: AgentRef
+    agent_digest: str
+    run: RunSpec
+    out: Path
+    device: str
+    versions: dict[str, str]
+    device_info: dict[str, Any] = field(default_factory=dict)
+
+
+class Store:
+    """The output folder: ``runs/<key>.json`` records, ``artifacts/<key>/``, ``logs/<key>.log``."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        for sub in ("runs", "artifacts", "logs", "work"):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+
+    def record_path(self, key: str) -> Path:
+        return self.out / "runs" / f"{key}.json"
+
+    def artifact(self, key: str) -> Path:
+        return self.out / "artifacts" / key
+
+    def log(self, key: str) -> Path:
+        return self.out / "logs" / f"{key}.log"
+
+    def work(self, key: str) -> Path:
+        return self.out / "work" / key
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        """The record of run ``key``, or ``None`` if there is none (or it is unreadable)."""
+        path = self.record_path(key)
+        try:
+            record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record
+
+    def finished(self, run: RunSpec) -> bool:
+        """Whether ``run`` finished before (its record says ok, and its artifact exists)."""
+        record = self.read(run.key)
+        if record is None or record.get("status") != "ok":
+            return False
+        return run.condition != "source" or self.artifact(run.key).is_dir()
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Write a record atomically (a crash never leaves half a file)."""
+        path = self.record_path(record["key"])
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (agents may use the global generator)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return
+    torch.manual_seed(seed)
+
+
+def evaluate_policy(agent: Agent, env: Any, episodes: int) -> list[float]:
+    """Returns of ``episodes`` deterministic episodes (episode j seeded ``EVAL_SEED + j``)."""
+    returns = []
+    for j in range(episodes):
+        obs, _ = env.reset(seed=EVAL_SEED + j)
+        state: Any = None
+        start = np.ones(1, dtype=bool)
+        total = 0.0
+        for _ in range(MAX_EVAL_EPISODE_STEPS):
+            action, state = agent.predict(obs, state=state, episode_start=start, deterministic=True)
+            start = np.zeros(1, dtype=bool)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        else:
+            raise RuntimeError(
+                f"an evaluation episode ran {MAX_EVAL_EPISODE_STEPS} steps without ending; "
+                "the target env needs a time limit"
+            )
+        returns.append(total)
+    return returns
+
+
+def _context(job: Job, phase: str, spaces: tuple[Any, Any], work: Path) -> AgentContext:
+    scenario, tier = job.scenario, job.scenario.tier(job.tier)
+    source_spaces = []
+    target_env = scenario.target.make()
+    for ref in scenario.sources:
+        env = ref.make()
+        source_spaces.append((env.observation_space, env.action_space))
+        env.close()
+    target_spaces = (target_env.observation_space, target_env.action_space)
+    target_env.close()
+    return AgentContext(
+        observation_space=spaces[0],
+        action_space=spaces[1],
+        source_spaces=tuple(source_spaces),
+        target_spaces=target_spaces,
+        seed=job.run.seed,
+        device=job.device,
+        work_dir=work,
+        phase=phase,
+        source_steps=tier.source_steps,
+        target_steps=tier.target_steps,
+    )
+
+
+def execute(job: Job, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Execute ``job.run`` and write its record (also when it fails); return the record."""
+    store = Store(job.out)
+    run = job.run
+    record: dict[str, Any] = {
+        "key": run.key,
+        "condition": run.condition,
+        "source_seed": run.source_seed,
+        "target_seed": run.target_seed,
+        "seed": run.seed,
+        "source_key": run.source_key,
+        "scenario": job.scenario.id,
+        "scenario_version": job.scenario.version,
+        "fingerprint": job.scenario.fingerprint,
+        "tier": job.tier,
+        "agent": {
+            "path": str(job.agent.path),
+            "class": job.agent.class_name,
+            "digest": job.agent_digest,
+            "kwargs": job.agent.kwargs,
+        },
+        "device": job.device_info or {"device": job.device},
+        "versions": job.versions,
+        "log": str(store.log(run.key)),
+    }
+    work = store.work(run.key)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    started = time.perf_counter()
+    try:
+        seed_everything(run.seed)
+        agent_class = job.agent.load_class()
+        if run.condition == "source":
+            record.update(_source_phase(job, agent_class, store, work, progress))
+        else:
+            record.update(_target_phase(job, agent_class, store, work, progress))
+        record["status"] = "ok"
+    except Exception as exc:  # a crashing agent is recorded, not propagated
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["traceback"] = traceback.format_exc()
+    record.setdefault("timing", {})["total_s"] = time.perf_counter() - started
+    shutil.rmtree(work, ignore_errors=True)
+    store.write(record)
+    return record
+
+
+def _source_phase(
+    job: Job,
+    agent_class: type[Agent],
+    store: Store,
+    work: Path,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
+    tier = job.scenario.tier(job.tier)
+    budget = tier.source_steps
+    envs = []
+    for i, ref in enumerate(job.scenario.sources):
+        env = BudgetedEnv(ref.make(), budget, seed=job.run.seed * 100 + i)
+        envs.append(env)
+    context = _context(job, "source", (envs[0].observation_space, envs[0].action_space), work)
+    agent = agent_class(context, **job.agent.kwargs)
+    total = budget * len(envs)
+    if progress:
+        for env in envs:
+            env.on_progress = lambda: progress(sum(e.steps for e in envs), total)
+    start = time.perf_counter()
+    with contextlib.suppress(BudgetExhausted):  # the budget ends the phase
+        agent.train_source(envs, budget)
+    train_s = time.perf_counter() - start
+    artifact = store.artifact(job.run.key)
+    tmp = artifact.with_name(artifact.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    agent.save(tmp)
+    shutil.rmtree(artifact, ignore_errors=True)
+    os.replace(tmp, artifact)
+    return {
+        "steps": {"source": [env.steps for env in envs]},
+        "artifact": str(artifact),
+        "timing": {"train_s": train_s},
+    }
+
+
+def _target_phase(
+    job: Job,
+    agent_class: type[Agent],
+    store: Store,
+    work: Path,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
+    tier = job.scenario.tier(job.tier)
+    eval_env = job.scenario.target.make()
+    curve: dict[int, list[float]] = {}
+    eval_time = 0.0
+
+    def evaluate_at(step: int) -> None:
+        nonlocal eval_time
+        t0 = time.perf_counter()
+        curve[step] = evaluate_policy(agent, eval_env, tier.eval_episodes)
+        eval_time += time.perf_counter() - t0
+
+    env = BudgetedEnv(
+        job.scenario.target.make(),
+        tier.target_steps,
+        seed=job.run.seed,
+        checkpoints=tier.checkpoints,
+        on_checkpoint=evaluate_at,
+    )
+    if progress:
+        env.on_progress = lambda: progress(env.steps, tier.target_steps)
+    context = _context(job, "target", (env.observation_space, env.action_space), work)
+    agent = agent_class(context, **job.agent.kwargs)
+    load_s = 0.0
+    if job.run.condition == "transfer":
+        assert job.run.source_key is not None
+        artifact = store.artifact(job.run.source_key)
+        t0 = time.perf_counter()
+        agent.load(artifact)
+        load_s = time.perf_counter() - t0
+    evaluate_at(0)
+    eval_before = eval_time
+    start = time.perf_counter()
+    with contextlib.suppress(BudgetExhausted):  # the budget ends the phase
+        agent.train_target(env, tier.target_steps)
+    env.finish()
+    # The evaluations inside train_target are the runner's time, not the agent's.
+    train_s = time.perf_counter() - start - (eval_time - eval_before)
+    eval_env.close()
+    checkpoints = tier.checkpoints
+    return {
+        "checkpoints": checkpoints,
+        "returns": [curve[c] for c in checkpoints],
+        "curve": [float(np.mean(curve[c])) for c in checkpoints],
+        "steps": {"target": env.steps},
+        "timing": {"train_s": train_s, "eval_s": eval_time, "load_s": load_s},
+    }
