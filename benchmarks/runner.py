@@ -1,16 +1,18 @@
 """The runner's overhead: ``tlbench evaluate`` against the agent's own training for the same steps.
 
-Both sides do the same learning work on one core, in this run:
+Both sides are whole programs doing the same learning work on one core, measured in this run:
 
-- *agent alone*: the agent's ``train_source`` / ``save`` / ``load`` / ``train_target`` calls on
-  plain Gymnasium envs, for every run of the tier, back to back in this process;
+- *agent alone*: a fresh Python process (``--alone`` mode of this script) that imports the agent
+  and calls its ``train_source`` / ``save`` / ``load`` / ``train_target`` on plain Gymnasium
+  envs, for every run of the tier, back to back: what a researcher's own training script does;
 - *evaluate*: ``tlbench evaluate`` of the same agent, scenario and tier with ``--workers 1``
   (every run in its own worker process, budget wrappers, records, results file, metrics with
-  bootstrap intervals, plot), timed as a whole, minus the time its evaluation episodes took
-  (reported on its own line: the agent-alone side has no evaluation).
+  bootstrap intervals, plot), minus the time its evaluation episodes took (reported on its own
+  line: the agent-alone program has no evaluation).
 
 The ratio (evaluate minus evaluation episodes) / (agent alone) is the runner's overhead; the goal
-is at most 1.05 on the smoke tier.
+is at most 1.05 on the smoke tier. The training calls alone (without process start and imports)
+are printed too.
 
     python benchmarks/runner.py [--agent baselines/sb3/dqn.py] [--scenario maze/inverse]
 """
@@ -101,12 +103,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--agent", default="baselines/sb3/dqn.py")
     parser.add_argument("--scenario", default="maze/inverse")
     parser.add_argument("--tier", default="smoke")
+    parser.add_argument("--alone", metavar="WORKDIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.alone:  # the agent-alone program: print the training calls' own time
+        print(agent_alone(AgentRef.parse(args.agent), args.scenario, args.tier, Path(args.alone)))
+        return
 
     work = Path(tempfile.mkdtemp(prefix="tlbench-bench-"))
     try:
-        agent = AgentRef.parse(args.agent)
-        alone = agent_alone(agent, args.scenario, args.tier, work / "alone")
+        start = time.perf_counter()
+        calls = float(
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--agent",
+                    args.agent,
+                    "--scenario",
+                    args.scenario,
+                    "--tier",
+                    args.tier,
+                    "--alone",
+                    str(work / "alone"),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        alone = time.perf_counter() - start
         out = work / "evaluate"
         cli = Path(sys.executable).parent / "tlbench"
         start = time.perf_counter()
@@ -138,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"agent {args.agent}, scenario {args.scenario}, tier {args.tier}, workers 1, cpu")
     print(f"runs: {len(results['runs'])}")
-    print(f"agent alone (training calls only):         {alone:8.2f} s")
+    print(f"agent alone, whole program:               {alone:8.2f} s")
+    print(f"  of which its training calls:            {calls:8.2f} s")
     print(f"tlbench evaluate, whole command:          {wall:8.2f} s")
     print(f"  of which evaluation episodes:           {evaluation:8.2f} s")
     print(f"  of which agent training inside workers: {training:8.2f} s")

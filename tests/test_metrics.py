@@ -559,3 +559,45 @@ def test_summarize_is_deterministic_and_handles_small_samples() -> None:
 def test_bad_inputs_raise_value_error_naming_the_problem(call: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()  # type: ignore[operator]
+
+
+def test_fast_iqm_equals_rliables_bit_for_bit() -> None:
+    from rliable import metrics as rlm
+
+    from tlbench.metrics.aggregate import iqm
+
+    rng = np.random.default_rng(0)
+    for n in range(1, 40):
+        for tasks in (1, 3):
+            x = rng.normal(size=(n, tasks)) * 10.0 ** rng.integers(-3, 4)
+            assert iqm(x) == float(rlm.aggregate_iqm(x))
+
+
+def test_fast_probability_of_improvement_equals_rliables_bit_for_bit() -> None:
+    from rliable import metrics as rlm
+
+    from tlbench.metrics.aggregate import improvement_probability
+
+    rng = np.random.default_rng(1)
+    for nx in range(1, 12):
+        for ny in (1, 3, 8):
+            for tasks in (1, 2):
+                x = rng.integers(0, 4, size=(nx, tasks)).astype(float)  # many ties
+                y = rng.integers(0, 4, size=(ny, tasks)).astype(float)
+                assert improvement_probability(x, y) == float(rlm.probability_of_improvement(x, y))
+                xf, yf = rng.normal(size=(nx, tasks)), rng.normal(size=(ny, tasks))
+                assert improvement_probability(xf, yf) == float(
+                    rlm.probability_of_improvement(xf, yf)
+                )
+
+
+def test_pointwise_bands_match_one_bootstrap_per_checkpoint_in_estimate() -> None:
+    from tlbench.metrics import aggregate_interval
+    from tlbench.metrics.aggregate import pointwise_mean_interval
+
+    curves = np.array([[0.0, 1.0, 4.0], [2.0, 3.0, 5.0], [1.0, 1.0, 9.0]])
+    est, low, high = pointwise_mean_interval(curves, reps=300)
+    for i in range(3):
+        assert est[i] == aggregate_interval(curves[:, i], "mean", reps=300).estimate
+        assert low[i] <= est[i] <= high[i]
+    assert (low[2], high[2]) != (low[0], high[0])

@@ -101,7 +101,6 @@ def evaluate_command(
     """Evaluate an agent on a scenario tier: source training, transfer, target training,
     evaluation at fixed steps and a paired scratch control; then print the transfer metrics."""
     from tlbench.agents.loader import AgentLoadError, AgentRef, parse_kwargs
-    from tlbench.report import metrics_table, plot_curves
     from tlbench.runner.evaluate import EvaluationError, evaluate
     from tlbench.scenarios import ScenarioError, load_scenario
 
@@ -134,6 +133,8 @@ def evaluate_command(
         f"{len(result.results['runs'])} runs ({result.executed} executed now, the rest resumed "
         f"from {out}); results: {result.results_path}"
     )
+    from tlbench.report import metrics_table, plot_curves
+
     if result.summary is not None:
         console.print(
             metrics_table(result.summary, f"{spec.id} ({tier} tier), {ref.load_class().__name__}")
@@ -208,7 +209,17 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 def main() -> None:
     """Entry point of the ``tlbench`` console script."""
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    # Everything is written and closed by now: skip the interpreter's teardown of torch, scipy
+    # and the rest, which costs about a second at every exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from tlbench.metrics import Interval, TransferSummary, aggregate_interval
+from tlbench.metrics import Interval, TransferSummary
+from tlbench.metrics.aggregate import pointwise_mean_interval
 
 
 def _num(x: float, digits: int = 3) -> str:
@@ -61,12 +62,10 @@ def metrics_table(summary: TransferSummary, title: str) -> Table:
 
 def plot_curves(results: dict[str, Any], path: Path, reps: int = 2000) -> Path:
     """Mean evaluation return of transfer and scratch runs with 95% bootstrap bands."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global backend state is touched
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    fig = Figure(figsize=(6.4, 4.0), dpi=120)
+    ax = fig.subplots()
     steps = np.array(_checkpoints(results), dtype=float)
     colours = {"transfer": "tab:blue", "scratch": "tab:orange"}
     for condition, colour in colours.items():
@@ -80,14 +79,9 @@ def plot_curves(results: dict[str, Any], path: Path, reps: int = 2000) -> Path:
         )
         if len(curves) == 0:
             continue
-        bands = [
-            aggregate_interval(curves[:, i], "mean", seed=0, reps=reps) for i in range(len(steps))
-        ]
-        mean = np.array([b.estimate for b in bands])
+        mean, low, high = pointwise_mean_interval(curves, seed=0, reps=reps)
         ax.plot(steps, mean, color=colour, label=f"{condition} (n={len(curves)})")
-        ax.fill_between(
-            steps, [b.low for b in bands], [b.high for b in bands], color=colour, alpha=0.2
-        )
+        ax.fill_between(steps, low, high, color=colour, alpha=0.2)
     metrics = results.get("metrics") or {}
     for level, name, style in (("low", "random", "--"), ("high", "reference", ":")):
         if isinstance(metrics.get(level), float):
@@ -100,7 +94,6 @@ def plot_curves(results: dict[str, Any], path: Path, reps: int = 2000) -> Path:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 

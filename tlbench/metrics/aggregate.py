@@ -95,6 +95,58 @@ class Profile(NamedTuple):
     upper: FloatArray
 
 
+def iqm(scores: FloatArray) -> float:
+    """rliable's IQM (``scipy.stats.trim_mean(scores, 0.25, axis=None)``), without scipy's
+    per-call overhead: the same numpy operations, so bit-for-bit the same value.
+
+    The bootstrap calls it once per replicate; scipy's argument handling took about 100 us of
+    each call, most of the time of an evaluation's metrics.
+
+    >>> iqm(np.array([[1.0], [2.0], [3.0], [5.0]]))
+    2.5
+    """
+    flat = np.ravel(scores)
+    cut = int(0.25 * flat.shape[0])
+    kept = np.partition(flat, (cut, flat.shape[0] - cut - 1))[cut : flat.shape[0] - cut]
+    return float(np.mean(kept))
+
+
+def improvement_probability(scores_x: FloatArray, scores_y: FloatArray) -> float:
+    """rliable's ``probability_of_improvement`` without scipy: per task, the Mann-Whitney U of
+    ``x`` over ``y`` (pairs with x > y, plus half the ties) divided by the number of pairs,
+    averaged over tasks. Counting pairs gives exactly the integer-or-half U that scipy's rank
+    sums give, so the value is bit-for-bit rliable's.
+
+    >>> improvement_probability(np.array([[2.0], [3.0]]), np.array([[1.0], [3.0]]))
+    0.625
+    """
+    per_task = []
+    for task in range(scores_x.shape[1]):
+        x, y = scores_x[:, task], scores_y[:, task]
+        if np.array_equal(x, y):
+            per_task.append(0.5)
+            continue
+        wins = np.count_nonzero(x[:, None] > y[None, :])
+        ties = np.count_nonzero(x[:, None] == y[None, :])
+        per_task.append((wins + 0.5 * ties) / (x.shape[0] * y.shape[0]))
+    return float(np.mean(per_task))
+
+
+def pointwise_mean_interval(
+    curves: ArrayLike, seed: int = 0, reps: int = 2000, confidence: float = 0.95
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Mean over runs at each checkpoint of ``curves`` (num_runs, num_checkpoints), with
+    stratified-bootstrap CIs: one bootstrap, each checkpoint a stratum (pointwise bands).
+
+    >>> est, low, high = pointwise_mean_interval([[0.0, 1.0], [2.0, 3.0]], reps=200)
+    >>> est.tolist()
+    [1.0, 2.0]
+    """
+    reps, confidence = check_bootstrap(reps, confidence)
+    x = _as_scores(curves, "curves")
+    return _bootstrap(x, lambda s: np.mean(s, axis=0), seed, reps, confidence)
+
+
 @contextmanager
 def temporary_global_seed(seed: int) -> Iterator[None]:
     """Seed NumPy's global generator for the duration of a ``with`` block, then restore it.
@@ -202,7 +254,7 @@ def interval_estimates(
     def aggregates(x: FloatArray) -> FloatArray:
         return np.array(
             [
-                rlm.aggregate_iqm(x),
+                iqm(x),
                 rlm.aggregate_mean(x),
                 rlm.aggregate_median(x),
                 rlm.aggregate_optimality_gap(x, gamma=g),
@@ -242,7 +294,7 @@ def aggregate_interval(
     """
     reps, confidence = check_bootstrap(reps, confidence)
     funcs: dict[str, Callable[[FloatArray], Any]] = {
-        "iqm": rlm.aggregate_iqm,
+        "iqm": iqm,
         "mean": rlm.aggregate_mean,
         "median": rlm.aggregate_median,
     }
@@ -287,7 +339,7 @@ def probability_of_improvement(
         raise ValueError(
             f"x and y need the same number of tasks, got x shape {xs.shape}, y shape {ys.shape}"
         )
-    est, low, high = _bootstrap([xs, ys], rlm.probability_of_improvement, seed, reps, confidence)
+    est, low, high = _bootstrap([xs, ys], improvement_probability, seed, reps, confidence)
     return Interval(float(est[0]), float(low[0]), float(high[0]))
 
 
