@@ -156,3 +156,19 @@ def test_rollout_digest_is_sensitive_to_the_seed() -> None:
 
     assert digest(0) == digest(0)
     assert len({digest(s) for s in range(10)}) > 1
+
+
+def test_cli_lists_every_env_with_a_description() -> None:
+    from typer.testing import CliRunner
+
+    from tlbench.cli import app
+
+    result = CliRunner().invoke(app, ["envs"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    for env_id in tlbench.env_ids():
+        (line,) = [ln for ln in lines if ln.startswith(env_id + " ")]
+        assert env_info(env_id).description in line
+    help_text = CliRunner().invoke(app, ["--help"]).stdout
+    for command in ("envs", "list", "show", "evaluate"):
+        assert command in help_text

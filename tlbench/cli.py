@@ -10,7 +10,6 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 app = typer.Typer(
     name="tlbench",
@@ -32,10 +31,11 @@ def envs_command() -> None:
     """List every registered environment id with a one-line description."""
     from tlbench.envs import ENVS
 
-    table = Table("env id", "max steps", "description", box=None, pad_edge=False)
+    width = max(len(info.id) for info in ENVS) + 2
+    typer.echo(f"{'env id':<{width}}{'steps':>6}  description")
     for info in ENVS:
-        table.add_row(info.id, str(info.max_episode_steps or "-"), info.description)
-    console.print(table)
+        steps = str(info.max_episode_steps or "-")
+        typer.echo(f"{info.id:<{width}}{steps:>6}  {info.description}")
 
 
 @app.command("list")
