@@ -35,6 +35,7 @@ import gymnasium as gym
 import numpy as np
 
 import tlbench
+from tlbench.system import cpu_model
 
 TARGET_NUM_ENVS = 4096
 FROZENLAKE_ID = "FrozenLake-v1"
@@ -137,18 +138,6 @@ def time_cases(cases: Sequence[Case], repeats: int) -> list[Timing]:
         for case, case_rates in zip(cases, rates, strict=True):
             case_rates.append(case.run())
     return [Timing(tuple(r)) for r in rates]
-
-
-def cpu_model() -> str:
-    """The CPU model named in /proc/cpuinfo, or what ``platform`` knows elsewhere."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def versions() -> dict[str, str]:
