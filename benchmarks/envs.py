@@ -211,9 +211,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def single_cases(steps: int) -> list[SingleCase]:
-    """Every tlbench id with default kwargs, the other observation modes, and FrozenLake."""
+    """Every grid-world id with default kwargs, the other observation modes, and FrozenLake.
+
+    (The PyBullet envs have their own benchmark, ``benchmarks/bullet.py``.)
+    """
     configs: list[tuple[str, str, dict[str, Any]]] = [
-        (env_id, env_id, {}) for env_id in tlbench.env_ids()
+        (env_id, env_id, {}) for env_id in tlbench.env_ids("grid")
     ]
     configs += [
         (f"{LABYRINTH_ID} obs_mode=grid", LABYRINTH_ID, {"obs_mode": "grid"}),

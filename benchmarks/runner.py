@@ -45,8 +45,8 @@ def agent_alone(agent: AgentRef, scenario_id: str, tier_name: str, work: Path) -
     scenario = load_scenario(scenario_id)
     tier = scenario.tier(tier_name)
     cls = agent.load_class()
-    target = scenario.target.make()
-    sources = [ref.make() for ref in scenario.sources]
+    target = scenario.target_for(tier_name).make()
+    sources = [ref.make() for ref in scenario.sources_for(tier_name)]
     spaces = tuple((e.observation_space, e.action_space) for e in sources)
     target_spaces = (target.observation_space, target.action_space)
     runs = plan_runs(
@@ -77,7 +77,7 @@ def agent_alone(agent: AgentRef, scenario_id: str, tier_name: str, work: Path) -
         seed_everything(run.seed)
         artifact = work / f"artifact-{run.source_seed}"
         if run.condition == "source":
-            envs = [ref.make() for ref in scenario.sources]
+            envs = [ref.make() for ref in scenario.sources_for(tier_name)]
             for i, env in enumerate(envs):
                 env.reset(seed=run.seed * 100 + i)
             start = time.perf_counter()
@@ -87,7 +87,7 @@ def agent_alone(agent: AgentRef, scenario_id: str, tier_name: str, work: Path) -
             a.save(artifact)
             total += time.perf_counter() - start
         else:
-            env = scenario.target.make()
+            env = scenario.target_for(tier_name).make()
             env.reset(seed=run.seed)
             start = time.perf_counter()
             a = cls(context("target", run.seed, *target_spaces), **agent.kwargs)

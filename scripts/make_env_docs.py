@@ -6,10 +6,10 @@ Run from the repository root::
     .venv/bin/python scripts/make_env_docs.py --check   # exit 1 if docs/envs.md is out of date
 
 The page lists every id of :data:`tlbench.envs.ENVS` (description, episode limit, kwargs, spaces),
-groups the ids by env class (a *family*: the normal env and its inverse twin), shows each
-family's members side by side after ``reset(seed=0)`` (the same hidden state, so only the look
-differs), both as the ``rgb_array`` render (the 48x48 pixel view) and as the low-dimensional
-observation, and quotes the sections of the class docstring that describe the task.
+groups the ids by env class (a *family*: a grid world and its inverse twin, the PyBullet walkers,
+the swing-up pendula), shows each family's members side by side after ``reset(seed=0)`` as the
+``rgb_array`` render (and, for the grid worlds, as the low-dimensional observation too), and
+quotes the sections of the class docstring that describe the task.
 
 ``--check`` compares the markdown only (and that every picture it references exists); the PNGs
 are not compared byte for byte.
@@ -225,6 +225,22 @@ def id_table(members: Sequence[EnvInfo]) -> list[str]:
     return lines
 
 
+def pictures_caption(family: Family) -> str:
+    """What the pictures of ``family`` show."""
+    if issubclass(family.cls, GridWorldEnv):
+        return (
+            f"Each column is one id after `reset(seed={SEED})`: the same hidden state, so the "
+            'columns differ only in how it is drawn. The render is `render_mode="rgb_array"` '
+            "(the 48x48 pixel view scaled 4x, values -1..1 as black..white); the low-dimensional "
+            "observation is drawn the same way, one block per cell."
+        )
+    return (
+        f'Each column is one id after `reset(seed={SEED})`, drawn by `render_mode="rgb_array"`: '
+        "the view of the camera of the pixel observations at 256x256 (an observation with "
+        '`obs_mode="pixels"` is the same view at 64x64).'
+    )
+
+
 def picture_table(family: Family) -> list[str]:
     """A Markdown table with one column per id and one row per picture kind."""
     columns = [picture_names(info) for info in family.members]
@@ -252,8 +268,8 @@ def render_markdown(envs: Sequence[EnvInfo] = ENVS) -> str:
         f"`{COMMAND} --check`).",
         "",
         f"`import tlbench` registers {len(envs)} ids (tlbench {tlbench.__version__}). Make one "
-        "with `gymnasium.make(id)`, or a batch with `gymnasium.make_vec(id, num_envs=N, "
-        'vectorization_mode="vector_entry_point")`.',
+        "with `gymnasium.make(id)`; the grid worlds also make a batch with "
+        '`gymnasium.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")`.',
         "",
         "| id | family | description | max episode steps |",
         "|---|---|---|---|",
@@ -278,16 +294,7 @@ def render_markdown(envs: Sequence[EnvInfo] = ENVS) -> str:
             "",
         ]
         lines += id_table(fam.members)
-        lines += [
-            "",
-            "### Pictures",
-            "",
-            f"Each column is one id after `reset(seed={SEED})`: the same hidden state, so the "
-            'columns differ only in how it is drawn. The render is `render_mode="rgb_array"` '
-            "(the 48x48 pixel view scaled 4x, values -1..1 as black..white); the low-dimensional "
-            "observation is drawn the same way, one block per cell.",
-            "",
-        ]
+        lines += ["", "### Pictures", "", pictures_caption(fam), ""]
         lines += picture_table(fam)
         for title in SECTIONS:
             if title in sections:

@@ -23,12 +23,49 @@ from tlbench.scenarios import (
     tasks_dir,
 )
 
+# The multi-source sets of Sasso et al. (Table 1): target -> the two sources, the third, the fourth.
+TABLE1 = {
+    "halfcheetah": ("Hopper", "Ant", "Walker2D", "InvertedPendulumSwingup"),
+    "hopper": ("HalfCheetah", "Walker2D", "Ant", "InvertedPendulumSwingup"),
+    "walker2d": ("HalfCheetah", "Hopper", "Ant", "InvertedPendulumSwingup"),
+    "invpend": ("HalfCheetah", "InvertedDoublePendulumSwingup", "Hopper", "Ant"),
+    "invdbpend": ("Hopper", "InvertedPendulumSwingup", "Walker2D", "Ant"),
+    "ant": ("HalfCheetah", "Walker2D", "Hopper", "InvertedPendulumSwingup"),
+}
+BULLET_TARGETS = {
+    "halfcheetah": "HalfCheetah",
+    "hopper": "Hopper",
+    "walker2d": "Walker2D",
+    "invpend": "InvertedPendulumSwingup",
+    "invdbpend": "InvertedDoublePendulumSwingup",
+    "ant": "Ant",
+}
+# Single-source pairs of close relatives: target -> source.
+SINGLE_SOURCE = {
+    "bullet/walker2d/from-hopper": "Hopper",
+    "bullet/hopper/from-walker2d": "Walker2D",
+    "bullet/invpend/from-invdbpend": "InvertedDoublePendulumSwingup",
+    "bullet/invdbpend/from-invpend": "InvertedPendulumSwingup",
+}
+BULLET = sorted(
+    [f"bullet/{target}/{n}-sources" for target in TABLE1 for n in (2, 3, 4)] + list(SINGLE_SOURCE)
+)
 SHIPPED = [
+    *BULLET,
     "labyrinth/inverse",
     "labyrinth/inverse-grid",
     "maze/inverse",
     "maze/inverse-reward-free",
 ]
+# The paper's scratch Dreamer (1e6 env steps, 9 seeds), ../shared/specs/baselines.md.
+PAPER_SCRATCH = {
+    "halfcheetah": 1199,
+    "hopper": 2076,
+    "walker2d": 676,
+    "invpend": 667,
+    "invdbpend": 1184,
+    "ant": 1148,
+}
 
 
 def _data(scenario_id: str = "maze/inverse") -> dict[str, Any]:
@@ -94,6 +131,44 @@ def test_shipped_budgets() -> None:
     assert maze.tier("smoke").target_steps <= 2_000
 
 
+def _env(name: str) -> str:
+    return f"tlbench/{name}-v0"
+
+
+def test_bullet_scenarios_are_the_papers_table_1() -> None:
+    assert len(BULLET) == 18 + 4
+    for target, sources in TABLE1.items():
+        for n in (2, 3, 4):
+            scenario = load_scenario(f"bullet/{target}/{n}-sources")
+            assert [ref.env for ref in scenario.sources] == [_env(s) for s in sources[:n]]
+            assert scenario.target.env == _env(BULLET_TARGETS[target])
+    for scenario_id, source in SINGLE_SOURCE.items():
+        scenario = load_scenario(scenario_id)
+        assert [ref.env for ref in scenario.sources] == [_env(source)]
+
+
+@pytest.mark.parametrize("scenario_id", BULLET)
+def test_bullet_tiers_and_normalization(scenario_id: str) -> None:
+    scenario = load_scenario(scenario_id)
+    target = scenario_id.split("/")[1]
+    # every env's own kwargs are the defaults: state observations, one action per frame ...
+    assert all(ref.kwargs == {} for ref in scenario.envs)
+    for name in ("smoke", "standard"):
+        assert scenario.tier(name).env_kwargs == {}
+        assert scenario.target_for(name) == scenario.target
+    assert scenario.tier("smoke").target_steps <= 1_000
+    # ... and the paper tier sees pixels with action repeat 2 for 1e6 frames (500,000 steps)
+    paper = scenario.tier("paper")
+    assert paper.env_kwargs == {"obs_mode": "pixels", "action_repeat": 2}
+    assert paper.target_steps * 2 == 1_000_000
+    assert paper.source_seeds * paper.target_seeds == 9
+    for ref in [*scenario.sources_for("paper"), scenario.target_for("paper")]:
+        assert ref.kwargs == {"obs_mode": "pixels", "action_repeat": 2}
+    norm = scenario.normalization
+    assert norm.reference == PAPER_SCRATCH[target]
+    assert scenario.success_threshold == pytest.approx((norm.random + norm.reference) / 2, abs=0.01)
+
+
 def test_normalization_of_the_maze_is_the_computed_one() -> None:
     # The optimal return from each of the 30 start cells is 1 - 0.01 * (d - 1); the sum of the
     # shortest-path lengths d from the start cells to the goal (6, 6) is 175, so the mean is
@@ -139,6 +214,7 @@ def test_fingerprint_is_stable_and_ignores_comments(tmp_path: Path) -> None:
         lambda d: d["normalization"].update(reference=0.95),
         lambda d: d.update(success_threshold=0.3),
         lambda d: d["references"][0].update(year=2022),
+        lambda d: d["tiers"]["paper"].update(env_kwargs={"obs_mode": "pixels"}),
     ],
 )
 def test_fingerprint_changes_with_any_field(tmp_path: Path, change: Any) -> None:
@@ -155,6 +231,60 @@ def test_content_round_trips() -> None:
     again = Scenario.model_validate(scenario.content())
     assert again.content() == scenario.content()
     assert again.fingerprint == scenario.fingerprint
+
+
+def test_an_empty_env_kwargs_leaves_content_and_fingerprint_as_without_it(tmp_path: Path) -> None:
+    data = _data()
+    before = load_scenario(_write(tmp_path / "a", data, "maze/inverse"))
+    data["tiers"]["smoke"]["env_kwargs"] = {}
+    after = load_scenario(_write(tmp_path / "b", data, "maze/inverse"))
+    assert "env_kwargs" not in after.content()["tiers"]["smoke"]
+    assert after.fingerprint == before.fingerprint
+
+
+def test_tier_env_kwargs_round_trip_and_merge() -> None:
+    scenario = load_scenario("bullet/walker2d/from-hopper")
+    again = Scenario.model_validate(scenario.content())
+    assert again.content() == scenario.content()
+    assert again.fingerprint == scenario.fingerprint
+    assert scenario.content()["tiers"]["paper"]["env_kwargs"] == {
+        "obs_mode": "pixels",
+        "action_repeat": 2,
+    }
+    # the tier's value wins over the env's own
+    ref = EnvRef(env="tlbench/Hopper-v0", kwargs={"obs_mode": "state", "action_repeat": 3})
+    assert ref.with_kwargs({"action_repeat": 2}).kwargs == {"obs_mode": "state", "action_repeat": 2}
+    assert ref.with_kwargs({}) is ref
+    env = scenario.target_for("paper").make()
+    assert env.observation_space.shape == (64, 64, 3)
+    assert env.unwrapped.action_repeat == 2  # type: ignore[attr-defined]
+    env.close()
+
+
+def test_tier_env_kwargs_unknown_to_an_env_are_named(tmp_path: Path) -> None:
+    data = _data()
+    data["tiers"]["paper"]["env_kwargs"] = {"obs_mod": "pixels"}
+    message = _error(_write(tmp_path, data))
+    assert (
+        "tiers: paper.env_kwargs: tlbench/Maze-v0 takes no argument 'obs_mod'; "
+        "did you mean 'obs_mode'?" in message
+    )
+    data["tiers"]["paper"]["env_kwargs"] = {"action_repeat": 2}  # a PyBullet-only argument
+    assert "tlbench/Maze-v0 takes no argument 'action_repeat'" in _error(_write(tmp_path, data))
+    data["tiers"]["paper"]["env_kwargs"] = {"obs_mode": 1.5e400}
+    assert "env_kwargs.obs_mode must be a finite number" in _error(_write(tmp_path, data))
+
+
+def test_bad_tier_env_kwargs_value_fails_check_envs_naming_the_tier(tmp_path: Path) -> None:
+    data = _data()
+    data["tiers"]["standard"]["env_kwargs"] = {"obs_mode": "rgb"}
+    scenario = load_scenario(_write(tmp_path, data, "maze/inverse"))
+    with pytest.raises(
+        ScenarioError,
+        match=r"sources\[0\] \(tier standard's env_kwargs\): making "
+        r"tlbench/Maze-v0\(obs_mode=rgb\) failed: unknown obs_mode 'rgb'",
+    ):
+        scenario.check_envs()
 
 
 def test_fingerprint_counts_the_env_version(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -350,8 +480,13 @@ def test_cli_list() -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == SHIPPED
-    assert "tlbench/Maze-v0 -> tlbench/InverseMaze-v0" in lines[2]
-    assert lines[3].endswith("embedding-alignment")
+    line = dict(zip(SHIPPED, lines, strict=True))
+    assert "tlbench/Maze-v0 -> tlbench/InverseMaze-v0" in line["maze/inverse"]
+    assert line["maze/inverse-reward-free"].endswith("embedding-alignment")
+    assert (
+        "tlbench/Hopper-v0, tlbench/Ant-v0 -> tlbench/HalfCheetah-v0"
+        in line["bullet/halfcheetah/2-sources"]
+    )
 
 
 @pytest.mark.parametrize("scenario_id", SHIPPED)
@@ -363,7 +498,8 @@ def test_cli_show(scenario_id: str) -> None:
     assert "fingerprint:" in result.stdout and scenario.fingerprint in result.stdout
     for name in TIER_NAMES:
         tier = scenario.tier(name)
-        row = next(line for line in result.stdout.splitlines() if line.startswith(name + " "))
+        table = result.stdout.split("\ntier ", 1)[1]  # (a description line may start "paper ")
+        row = next(line for line in table.splitlines() if line.startswith(name + " "))
         assert row.split()[1:] == [
             f"{n:,}"
             for n in (
@@ -371,6 +507,13 @@ def test_cli_show(scenario_id: str) -> None:
                 tier.source_seeds, tier.target_seeds, tier.source_seeds * tier.target_seeds * 2,
             )
         ]  # fmt: skip
+
+
+def test_cli_show_lists_the_env_kwargs_of_a_tier() -> None:
+    result = runner.invoke(app, ["show", "bullet/invpend/from-invdbpend"])
+    assert result.exit_code == 0, result.output
+    assert "  - paper: obs_mode=pixels, action_repeat=2" in result.stdout.splitlines()
+    assert "env kwargs" not in runner.invoke(app, ["show", "maze/inverse"]).stdout
 
 
 def test_cli_show_unknown_id_exits_2_with_suggestion() -> None:

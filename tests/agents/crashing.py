@@ -69,3 +69,20 @@ class RandomAgent(_Base):
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
         return int(self.rng.integers(4)), state
+
+
+class ExpectsShape(_Base):
+    """Fails unless every env it is given has observations of shape ``expected_shape``."""
+
+    def _check(self, env):
+        shape = tuple(env.observation_space.shape)
+        if shape != tuple(self.kwargs["expected_shape"]):
+            raise AssertionError(f"observation shape {shape}")
+
+    def train_source(self, envs, steps):
+        for env in envs:
+            self._check(env)
+
+    def train_target(self, env, steps):
+        self._check(env)
+        super().train_target(env, steps)

@@ -50,7 +50,8 @@ class SB3Agent(Agent):
         )
 
     def train_source(self, envs: Sequence[gym.Env[Any, Any]], steps: int) -> None:
-        """Train one model on each source env in turn (their spaces must match)."""
+        """Train one model on each source env in turn (their spaces must match the target's)."""
+        _check_same_shapes(self.context)
         for env in envs:
             self.model.set_env(env)
             self.model.learn(total_timesteps=steps, reset_num_timesteps=False)
@@ -87,6 +88,21 @@ class SB3Agent(Agent):
         return self.model.predict(
             observation, state=state, episode_start=episode_start, deterministic=deterministic
         )
+
+
+def _check_same_shapes(context: AgentContext) -> None:
+    """Naive fine-tuning copies every weight: each source needs the target's shapes."""
+    target_obs, target_act = context.target_spaces
+    for i, (obs, act) in enumerate(context.source_spaces):
+        same_actions = type(act) is type(target_act) and act.shape == target_act.shape
+        if isinstance(act, gym.spaces.Discrete) and isinstance(target_act, gym.spaces.Discrete):
+            same_actions = act.n == target_act.n
+        if obs.shape != target_obs.shape or not same_actions:
+            raise ValueError(
+                f"source {i} has observation shape {obs.shape} and action space {act}, the "
+                f"target {target_obs.shape} and {target_act}: SB3 naive fine-tuning copies every "
+                "weight, so it needs equal shapes; use an agent that maps between spaces"
+            )
 
 
 class _SpacesOnly(gym.Env[Any, Any]):

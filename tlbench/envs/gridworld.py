@@ -28,6 +28,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+# defined in tlbench.envs.errors, re-exported here where it was first defined
+from tlbench.envs.errors import InvalidActionError as InvalidActionError
+
 SIZE = 8
 N_CELLS = SIZE * SIZE
 
@@ -41,14 +44,6 @@ _ONE = np.uint64(1)
 # A layout sampler draws, for each generator in a list, one episode's start state from that
 # generator alone, and returns (walls, keys, agent) as arrays with one entry per generator.
 LayoutSampler = Callable[[Sequence[np.random.Generator]], tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-
-class InvalidActionError(ValueError):
-    """An action outside an environment's action space.
-
-    Gymnasium does not check actions; tlbench's envs do, so that a bug in an agent fails loudly
-    instead of moving the agent somewhere undefined.
-    """
 
 
 def cell(row: int, col: int) -> int:

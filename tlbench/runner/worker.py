@@ -125,8 +125,8 @@ def evaluate_policy(agent: Agent, env: Any, episodes: int) -> list[float]:
 def _context(job: Job, phase: str, spaces: tuple[Any, Any], work: Path) -> AgentContext:
     scenario, tier = job.scenario, job.scenario.tier(job.tier)
     source_spaces = []
-    target_env = scenario.target.make()
-    for ref in scenario.sources:
+    target_env = scenario.target_for(job.tier).make()
+    for ref in scenario.sources_for(job.tier):
         env = ref.make()
         source_spaces.append((env.observation_space, env.action_space))
         env.close()
@@ -203,7 +203,7 @@ def _source_phase(
     tier = job.scenario.tier(job.tier)
     budget = tier.source_steps
     envs = []
-    for i, ref in enumerate(job.scenario.sources):
+    for i, ref in enumerate(job.scenario.sources_for(job.tier)):
         env = BudgetedEnv(ref.make(), budget, seed=job.run.seed * 100 + i)
         envs.append(env)
     context = _context(job, "source", (envs[0].observation_space, envs[0].action_space), work)
@@ -238,7 +238,8 @@ def _target_phase(
     progress: Callable[[int, int], None] | None,
 ) -> dict[str, Any]:
     tier = job.scenario.tier(job.tier)
-    eval_env = job.scenario.target.make()
+    target = job.scenario.target_for(job.tier)  # the tier's env kwargs applied
+    eval_env = target.make()
     curve: dict[int, list[float]] = {}
     eval_time = 0.0
 
@@ -249,7 +250,7 @@ def _target_phase(
         eval_time += time.perf_counter() - t0
 
     env = BudgetedEnv(
-        job.scenario.target.make(),
+        target.make(),
         tier.target_steps,
         seed=job.run.seed,
         checkpoints=tier.checkpoints,

@@ -102,4 +102,10 @@ def describe(scenario: Scenario) -> str:
         fields.append(("file:", display_path(s.path)))
     lines += ["", *columns(fields), "", *tier_table(s)]
     lines.append("runs: source seeds x target seeds x 2 conditions (transfer, paired scratch)")
+    overrides = [(name, tier.env_kwargs) for name, tier in s.tiers.items() if tier.env_kwargs]
+    if overrides:
+        lines.append("env kwargs of a tier, given to every env on top of its own:")
+        for name, kwargs in overrides:
+            args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+            lines.append(f"  - {name}: {args}")
     return "\n".join(lines)

@@ -19,7 +19,17 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import gymnasium as gym
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from tlbench.envs import env_ids, env_info, suggest
 
@@ -169,6 +179,17 @@ class EnvRef(_Model):
         args = ", ".join(f"{k}={v}" for k, v in self.kwargs.items())
         return f"{self.env}({args})" if args else self.env
 
+    def with_kwargs(self, extra: dict[str, Any]) -> EnvRef:
+        """This env with ``extra`` merged into its kwargs (``extra`` wins on a clash).
+
+        >>> EnvRef(env="tlbench/Maze-v0", kwargs={"obs_mode": "lowdim"}).with_kwargs(
+        ...     {"obs_mode": "pixels"}).label
+        'tlbench/Maze-v0(obs_mode=pixels)'
+        """
+        if not extra:
+            return self
+        return self.model_copy(update={"kwargs": {**self.kwargs, **extra}})
+
     def make(self, **extra: Any) -> gym.Env[Any, Any]:
         """``gymnasium.make(env, **kwargs, **extra)``; ``extra`` may not override ``kwargs``.
 
@@ -209,6 +230,26 @@ class Tier(_Model):
     eval_episodes: int = Field(gt=0, description="episodes per evaluation")
     source_seeds: int = Field(gt=0, description="source seeds: base models trained on the sources")
     target_seeds: int = Field(gt=0, description="target seeds per source seed")
+    env_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="keyword arguments this tier gives every env of the scenario, on top of "
+        "(and winning over) each env's own kwargs, e.g. {obs_mode: pixels}",
+    )
+
+    @field_validator("env_kwargs")
+    @classmethod
+    def _plain_data(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        _check_json_value(kwargs, "env_kwargs")
+        return kwargs
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_env_kwargs(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A tier without env_kwargs serialises as it did before the key existed, so the content
+        # and fingerprint of scenario files that do not use it are unchanged.
+        data: dict[str, Any] = handler(self)
+        if not self.env_kwargs:
+            data.pop("env_kwargs", None)
+        return data
 
     @model_validator(mode="after")
     def _eval_every_divides(self) -> Tier:
@@ -317,6 +358,28 @@ class Scenario(_Model):
             )
         return {name: tiers[name] for name in TIER_NAMES}
 
+    @field_validator("tiers")
+    @classmethod
+    def _tier_env_kwargs_known(
+        cls, tiers: dict[str, Tier], info: ValidationInfo
+    ) -> dict[str, Tier]:
+        envs: list[EnvRef] = [*info.data.get("sources", [])]
+        if "target" in info.data:
+            envs.append(info.data["target"])
+        for name, tier in tiers.items():
+            for ref in envs:
+                allowed = _settable_kwargs(ref.env)
+                if allowed is None:
+                    continue
+                for key in tier.env_kwargs:
+                    if key not in allowed:
+                        raise ValueError(
+                            f"{name}.env_kwargs: {ref.env} takes no argument {key!r}"
+                            f"{suggest(key, list(allowed))} (arguments a scenario may set: "
+                            f"{', '.join(allowed) or 'none'})"
+                        )
+        return tiers
+
     @model_validator(mode="after")
     def _scoring(self) -> Scenario:
         norm, threshold = self.normalization_, self.success_threshold_
@@ -384,6 +447,28 @@ class Scenario(_Model):
         """Every env the scenario uses: the sources, then the target."""
         return [*self.sources, self.target]
 
+    def sources_for(self, tier: str) -> list[EnvRef]:
+        """The source envs as tier ``tier`` makes them: with the tier's ``env_kwargs`` merged in.
+
+        >>> from tlbench.scenarios import load_scenario
+        >>> s = load_scenario("bullet/invpend/from-invdbpend")
+        >>> [ref.label for ref in s.sources_for("smoke")]
+        ['tlbench/InvertedDoublePendulumSwingup-v0']
+        >>> [ref.label for ref in s.sources_for("paper")]
+        ['tlbench/InvertedDoublePendulumSwingup-v0(obs_mode=pixels, action_repeat=2)']
+        """
+        extra = self.tier(tier).env_kwargs
+        return [ref.with_kwargs(extra) for ref in self.sources]
+
+    def target_for(self, tier: str) -> EnvRef:
+        """The target env as tier ``tier`` makes it: with the tier's ``env_kwargs`` merged in.
+
+        A run of a tier makes its envs from :meth:`sources_for` and this method, not from
+        :attr:`sources` and :attr:`target`, which lack the tier's ``env_kwargs`` (the paper tier
+        of the ``bullet/`` scenarios sets pixel observations and action repeat 2 there).
+        """
+        return self.target.with_kwargs(self.tier(tier).env_kwargs)
+
     def tier(self, name: str) -> Tier:
         """The protocol tier ``name`` (``smoke``, ``standard`` or ``paper``).
 
@@ -425,15 +510,26 @@ class Scenario(_Model):
     def check_envs(self) -> None:
         """Make (and close) every env once, so that a bad kwarg value fails now, not mid-run.
 
+        Envs are made as each tier makes them (:meth:`sources_for`, :meth:`target_for`), once
+        per distinct ``env_kwargs`` of the tiers.
+
         >>> from tlbench.scenarios import load_scenario
         >>> load_scenario("labyrinth/inverse-grid").check_envs()
         """
-        for i, ref in enumerate(self.envs):
-            key = f"sources[{i}]" if i < len(self.sources) else "target"
-            try:
-                env = ref.make()
-            except Exception as exc:  # any failure of the env's constructor
-                raise ScenarioError(
-                    f"{self._where()}: {key}: making {ref.label} failed: {exc}"
-                ) from exc
-            env.close()
+        checked: set[str] = set()
+        for name, tier in self.tiers.items():
+            variant = json.dumps(tier.env_kwargs, sort_keys=True)
+            if variant in checked:
+                continue
+            checked.add(variant)
+            refs = [*self.sources_for(name), self.target_for(name)]
+            which = f" (tier {name}'s env_kwargs)" if tier.env_kwargs else ""
+            for i, ref in enumerate(refs):
+                key = f"sources[{i}]" if i < len(self.sources) else "target"
+                try:
+                    env = ref.make()
+                except Exception as exc:  # any failure of the env's constructor
+                    raise ScenarioError(
+                        f"{self._where()}: {key}{which}: making {ref.label} failed: {exc}"
+                    ) from exc
+                env.close()
