@@ -45,7 +45,7 @@ tiers:
   standard: {source_steps: 300, target_steps: 300, eval_every: 100, eval_episodes: 2,
              source_seeds: 1, target_seeds: 3}
   paper: {source_steps: 300, target_steps: 300, eval_every: 100, eval_episodes: 2,
-          source_seeds: 1, target_seeds: 1}
+          source_seeds: 1, target_seeds: 1, env_kwargs: {obs_mode: pixels}}
 """
 
 
@@ -411,3 +411,32 @@ def test_sb3_same_seed_twice_gives_identical_curves(tasks: Path, tmp_path: Path)
     b = evaluate(agent, scenario, "standard", tmp_path / "b", workers=2, device="cpu", reps=200)
     assert not a.failed and not b.failed
     assert comparable(a.results) == comparable(b.results)
+
+
+def test_a_tiers_env_kwargs_reach_every_env_of_its_runs(tasks: Path, tmp_path: Path) -> None:
+    scenario = load_scenario("test/tiny")
+    pixels = AgentRef(AGENTS / "crashing.py", "ExpectsShape", {"expected_shape": [1, 48, 48]})
+    paper = evaluate(pixels, scenario, "paper", tmp_path / "p", workers=0, device="cpu", reps=200)
+    assert not paper.failed and len(paper.results["runs"]) == 3
+    smoke = evaluate(pixels, scenario, "smoke", tmp_path / "s", workers=0, device="cpu", reps=200)
+    assert len(smoke.failed) == 10  # the smoke tier keeps the 1x8x8 low-dim observations
+
+
+def test_sb3_fine_tuning_across_different_shapes_fails_with_a_clear_error(tmp_path: Path) -> None:
+    from gymnasium import spaces
+
+    from tlbench.agents import AgentContext
+
+    hopper = (spaces.Box(-1, 1, (15,)), spaces.Box(-1, 1, (3,)))
+    walker = (spaces.Box(-1, 1, (22,)), spaces.Box(-1, 1, (6,)))
+    context = AgentContext(*hopper, (hopper,), walker, 0, "cpu", tmp_path, "source", 10, 10)
+    agent = AgentRef(ROOT / "baselines" / "sb3" / "ppo.py").load_class()(context)
+    env = BudgetedEnv(gym.make("tlbench/Hopper-v0"), 10, seed=0)
+    with pytest.raises(ValueError, match=r"shape \(15,\).*target \(22,\).*SB3 naive fine-tuning"):
+        agent.train_source([env], 10)
+    maze = (spaces.Box(0, 1, (1, 8, 8)), spaces.Discrete(4))
+    five = (spaces.Box(0, 1, (1, 8, 8)), spaces.Discrete(5))
+    context = AgentContext(*maze, (maze,), five, 0, "cpu", tmp_path, "source", 10, 10)
+    agent = AgentRef(ROOT / "baselines" / "sb3" / "dqn.py").load_class()(context)
+    with pytest.raises(ValueError, match="Discrete\\(5\\)"):
+        agent.train_source([gym.make("tlbench/Maze-v0")], 10)
