@@ -151,6 +151,74 @@ def evaluate_command(
         raise typer.Exit(1)
 
 
+@app.command("submit")
+def submit_command(
+    results: Path = typer.Argument(..., help="the results.json that tlbench evaluate wrote"),
+    name: str | None = typer.Option(
+        None, "--name", "-n", help="display name, names the entry file (default: agent class)"
+    ),
+    agent_version: str | None = typer.Option(
+        None, "--agent-version", help="the agent's version (default: its code digest)"
+    ),
+    directory: Path | None = typer.Option(
+        None, "--dir", help="leaderboard folder (default: the repo's leaderboards/)"
+    ),
+    check: bool = typer.Option(False, "--check", help="check only; store nothing"),
+) -> None:
+    """Check a results file, recompute its metrics from the raw curves and store it as a
+    leaderboard entry (leaderboards/<scenario>/<tier>/<name>.json)."""
+    from tlbench.leaderboard import SubmissionError, leaderboard_dir, submit
+    from tlbench.scenarios.schema import display_path
+
+    root = directory if directory is not None else leaderboard_dir()
+    try:
+        done = submit(results, root, name=name, agent_version=agent_version, dry_run=check)
+    except SubmissionError as exc:
+        _fail(f"[{exc.code}] {exc}", code=1)
+    entry = done.entry
+    what = f"{entry.name!r} version {entry.agent_version!r} on {entry.scenario.id!r}"
+    where = display_path(done.path)
+    if check:
+        typer.echo(f"ok: {what} ({entry.tier} tier) passes every check; would be {where}")
+        return
+    replaced = f", replacing version {done.replaced!r}" if done.replaced else ""
+    typer.echo(f"stored {what} ({entry.tier} tier) as {where}{replaced}")
+    typer.echo("run `tlbench leaderboard` to regenerate the tables, plots and page")
+
+
+@app.command("leaderboard")
+def leaderboard_command(
+    directory: Path | None = typer.Option(
+        None, "--dir", help="leaderboard folder (default: the repo's leaderboards/)"
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="write nothing; fail if the generated files are out of date"
+    ),
+) -> None:
+    """Check every entry and regenerate the leaderboard from them: README.md, the plots and
+    the web page site/index.html."""
+    from tlbench.leaderboard import SubmissionError, leaderboard_dir
+    from tlbench.leaderboard.render import regenerate, stale_files
+    from tlbench.scenarios.schema import display_path
+
+    root = directory if directory is not None else leaderboard_dir()
+    try:
+        if check:
+            stale = stale_files(root)
+            if stale:
+                _fail(
+                    f"{len(stale)} generated file(s) in {display_path(root)} are out of date: "
+                    f"{', '.join(stale)}; run `tlbench leaderboard`",
+                    code=1,
+                )
+            typer.echo(f"{display_path(root)}: every generated file is up to date")
+            return
+        written = regenerate(root)
+    except SubmissionError as exc:
+        _fail(f"[{exc.code}] {exc}", code=1)
+    typer.echo(f"wrote {len(written)} files under {display_path(root)}: README.md, site/")
+
+
 class _Progress:
     """Progress bars: runs done of total, and steps within each running run."""
 
@@ -203,7 +271,9 @@ class _Progress:
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    from rich.markup import escape
+
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,7 +118,11 @@ def evaluate(
     failed = [
         records[r.key] | {"label": r.label} for r in runs if records[r.key].get("status") != "ok"
     ]
-    summary = _summarize(scenario, protocol.checkpoints, runs, records, reps)
+    run_entries = [
+        {k: records[r.key].get(k) for k in RUN_FIELDS if k in records[r.key]} | {"key": r.key}
+        for r in runs
+    ]
+    summary = summarize_runs(scenario, protocol.checkpoints, run_entries, reps)
     results = {
         "schema": RESULTS_SCHEMA,
         "scenario": {
@@ -139,10 +143,7 @@ def evaluate(
         "command": command,
         "versions": versions,
         "device": info,
-        "runs": [
-            {k: records[r.key].get(k) for k in RUN_FIELDS if k in records[r.key]} | {"key": r.key}
-            for r in runs
-        ],
+        "runs": run_entries,
         "metrics": None if summary is None else summary.to_dict(),
         "failed": [f["key"] for f in failed],
     }
@@ -153,45 +154,52 @@ def evaluate(
 
 
 def paired_curves(
-    runs: list[RunSpec], records: dict[str, dict[str, Any]]
+    runs: Iterable[Mapping[str, Any]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(transfer, scratch, groups)`` of the pairs whose two runs both succeeded.
 
-    ``transfer`` and ``scratch`` have shape (num_pairs, num_checkpoints); ``groups`` holds each
-    pair's source seed (its base model).
+    ``runs`` are the run entries of a results file (keys ``condition``, ``source_seed``,
+    ``target_seed``, ``status`` and, for successful target runs, ``curve``). ``transfer`` and
+    ``scratch`` have shape (num_pairs, num_checkpoints), pairs sorted by (source seed, target
+    seed); ``groups`` holds each pair's source seed (its base model).
+
+    >>> runs = [
+    ...     {"condition": "scratch", "source_seed": 0, "target_seed": 0, "status": "ok",
+    ...      "curve": [0.0, 1.0]},
+    ...     {"condition": "transfer", "source_seed": 0, "target_seed": 0, "status": "ok",
+    ...      "curve": [2.0, 3.0]},
+    ... ]
+    >>> t, s, g = paired_curves(runs)
+    >>> t.tolist(), s.tolist(), g.tolist()
+    ([[2.0, 3.0]], [[0.0, 1.0]], [0])
     """
-    by_pair: dict[tuple[int, int | None], dict[str, list[float]]] = {}
+    by_pair: dict[tuple[int, int], dict[str, list[float]]] = {}
     for run in runs:
-        record = records.get(run.key, {})
-        if run.condition != "source" and record.get("status") == "ok":
-            by_pair.setdefault((run.source_seed, run.target_seed), {})[run.condition] = record[
-                "curve"
-            ]
+        condition = run.get("condition")
+        if condition in ("transfer", "scratch") and run.get("status") == "ok":
+            pair = (int(run["source_seed"]), int(run["target_seed"]))
+            by_pair.setdefault(pair, {})[condition] = run["curve"]
     pairs = sorted(p for p, c in by_pair.items() if len(c) == 2)
     transfer = np.array([by_pair[p]["transfer"] for p in pairs], dtype=np.float64)
     scratch = np.array([by_pair[p]["scratch"] for p in pairs], dtype=np.float64)
     return transfer, scratch, np.array([p[0] for p in pairs], dtype=np.int64)
 
 
-def _prefetch() -> None:
-    """Import what the end of an evaluation needs (rliable, matplotlib: about 1.5 s) while the
-    last runs execute in their workers, instead of after them."""
-    import matplotlib.figure  # noqa: F401
-
-    import tlbench.metrics
-    import tlbench.report  # noqa: F401
-
-
-def _summarize(
+def summarize_runs(
     scenario: Scenario,
     checkpoints: list[int],
-    runs: list[RunSpec],
-    records: dict[str, dict[str, Any]],
-    reps: int,
+    runs: Iterable[Mapping[str, Any]],
+    reps: int = 2000,
 ) -> TransferSummary | None:
+    """The transfer metrics of an evaluation from its run entries (see :func:`paired_curves`),
+    or ``None`` when no pair has both runs.
+
+    ``tlbench evaluate`` writes these into ``results.json``, and the leaderboard recomputes them
+    with this same function from a submission's raw curves.
+    """
     from tlbench.metrics import summarize
 
-    transfer, scratch, groups = paired_curves(runs, records)
+    transfer, scratch, groups = paired_curves(runs)
     if len(transfer) == 0:
         return None
     return summarize(
@@ -206,3 +214,12 @@ def _summarize(
         seed=0,
         reps=reps,
     )
+
+
+def _prefetch() -> None:
+    """Import what the end of an evaluation needs (rliable, matplotlib: about 1.5 s) while the
+    last runs execute in their workers, instead of after them."""
+    import matplotlib.figure  # noqa: F401
+
+    import tlbench.metrics
+    import tlbench.report  # noqa: F401
