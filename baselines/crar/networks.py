@@ -313,7 +313,7 @@ def plan_q_values(nets: CRARNetworks, x: Tensor, depth: int, branching: int = 2)
     every action; with ``branching >= n_actions`` every node does). A leaf (``d = 0``) gives the
     largest ``Q`` of its candidates, i.e. ``max Q(x', .)``. The result is the average over the
     depths, ``(Q^0 + ... + Q^depth) / (depth + 1)``, shape (B, n_actions): the root's action
-    values, as the CRAR code averages its planning estimates. ``depth=0`` is plain ``Q(x, .)``.
+    values, averaged over depths 0..d as the spec says. ``depth=0`` is plain ``Q(x, .)``.
 
     >>> nets = CRARNetworks("dense", (1, 8, 8), 4, 2, torch.Generator().manual_seed(0))
     >>> x = nets.encoder(torch.zeros(3, 1, 8, 8))
