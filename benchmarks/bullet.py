@@ -39,6 +39,7 @@ import numpy as np
 import pybullet as p
 
 import tlbench
+from tlbench.system import cpu_model
 
 #: steps/s of PyBullet's legacy envs on this kind of machine: id -> (state, pixels)
 REFERENCES = {
@@ -136,18 +137,6 @@ def time_cases(cases: Sequence[Case], repeats: int) -> list[Timing]:
         for case, case_rates in zip(cases, rates, strict=True):
             case_rates.append(case.run())
     return [Timing(tuple(r)) for r in rates]
-
-
-def cpu_model() -> str:
-    """The CPU model named in /proc/cpuinfo, or what ``platform`` knows elsewhere."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def versions() -> dict[str, str]:

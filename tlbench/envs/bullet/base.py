@@ -357,3 +357,22 @@ class BulletEnv(gym.Env[np.ndarray, np.ndarray]):
             )
             return None
         return self.camera_image(RENDER_SIDE)
+
+    #: set by subclasses when they load their bodies
+    robot_id: int
+    _movable: list[int]
+
+    def _disable_motors(self, client: int) -> None:
+        """Turn off the velocity motors PyBullet gives every joint (as PyBullet's envs do)."""
+        n = len(self._movable)
+        p.setJointMotorControlArray(
+            self.robot_id,
+            self._movable,
+            p.POSITION_CONTROL,
+            targetPositions=[0.0] * n,
+            targetVelocities=[0.0] * n,
+            positionGains=[0.1] * n,
+            velocityGains=[0.1] * n,
+            forces=[0.0] * n,
+            physicsClientId=client,
+        )

@@ -296,21 +296,6 @@ class LocomotionEnv(BulletEnv):
     def _sizes(self) -> tuple[int, np.ndarray]:
         return len(self.motor_joints), np.full(len(self._state_vec), STATE_BOUND, np.float32)
 
-    def _disable_motors(self, client: int) -> None:
-        """Turn off the velocity motors PyBullet gives every joint (as PyBullet's envs do)."""
-        n = len(self._movable)
-        p.setJointMotorControlArray(
-            self.robot_id,
-            self._movable,
-            p.POSITION_CONTROL,
-            targetPositions=[0.0] * n,
-            targetVelocities=[0.0] * n,
-            positionGains=[0.1] * n,
-            velocityGains=[0.1] * n,
-            forces=[0.0] * n,
-            physicsClientId=client,
-        )
-
     # -- an episode -------------------------------------------------------------------------
     def _reset_bodies(self, client: int, rng: np.random.Generator) -> None:
         angles = rng.uniform(-JOINT_NOISE, JOINT_NOISE, size=len(self.motor_joints))

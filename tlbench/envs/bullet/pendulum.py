@@ -183,21 +183,6 @@ class PendulumSwingupEnv(BulletEnv):
         high[[2, 3] if self.poles == 1 else [3, 4, 6, 7]] = 1.0
         return 1, high
 
-    def _disable_motors(self, client: int) -> None:
-        """Turn off the velocity motors PyBullet gives every joint (as PyBullet's envs do)."""
-        n = len(self._movable)
-        p.setJointMotorControlArray(
-            self.robot_id,
-            self._movable,
-            p.POSITION_CONTROL,
-            targetPositions=[0.0] * n,
-            targetVelocities=[0.0] * n,
-            positionGains=[0.1] * n,
-            velocityGains=[0.1] * n,
-            forces=[0.0] * n,
-            physicsClientId=client,
-        )
-
     def _reset_bodies(self, client: int, rng: np.random.Generator) -> None:
         noise = rng.uniform(-START_NOISE, START_NOISE, size=self.poles)
         starts = [HANGING + float(noise[0])] + [float(u) for u in noise[1:]]
