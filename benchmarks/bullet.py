@@ -25,21 +25,17 @@ the runs of all cases interleaved. The script reports (PASS/FAIL); it always exi
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import pybullet as p
 
 import tlbench
-from tlbench.system import cpu_model
+from tlbench.timing import header as machine_header
+from tlbench.timing import time_cases
 
 #: steps/s of PyBullet's legacy envs on this kind of machine: id -> (state, pixels)
 REFERENCES = {
@@ -47,22 +43,6 @@ REFERENCES = {
     "tlbench/HalfCheetah-v0": ("HalfCheetahBulletEnv-v0", 2_720.0, 605.0),
 }
 MODES = ("state", "pixels", "physics")
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Rates (steps/s) of the timed runs of one case."""
-
-    rates: tuple[float, ...]
-
-    @property
-    def best(self) -> float:
-        return max(self.rates)
-
-    @property
-    def spread(self) -> float:
-        """Worst run as a fraction of the best (1.0: no noise between runs)."""
-        return min(self.rates) / max(self.rates)
 
 
 class EnvCase:
@@ -130,26 +110,6 @@ class PhysicsCase(EnvCase):
 Case = EnvCase | PhysicsCase
 
 
-def time_cases(cases: Sequence[Case], repeats: int) -> list[Timing]:
-    """Run every case ``repeats`` times, round-robin; the rates of each case."""
-    rates: list[list[float]] = [[] for _ in cases]
-    for _ in range(repeats):
-        for case, case_rates in zip(cases, rates, strict=True):
-            case_rates.append(case.run())
-    return [Timing(tuple(r)) for r in rates]
-
-
-def versions() -> dict[str, str]:
-    """Versions of the interpreter and of the libraries measured."""
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "gymnasium": gym.__version__,
-        "pybullet": importlib.metadata.version("pybullet"),
-        "tlbench": tlbench.__version__,
-    }
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--steps", type=int, default=5_000, help="steps per state-mode run")
@@ -167,12 +127,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure, print the table and the targets; always returns 0."""
     args = parse_args(argv)
-    print("tlbench PyBullet environment throughput")
-    print(" | ".join(f"{name} {version}" for name, version in versions().items()))
-    print(f"cpu: {cpu_model()} ({os.cpu_count()} logical cores), {platform.system()}")
     print(
-        f"settings: --steps {args.steps} --pixel-steps {args.pixel_steps} --repeats "
-        f"{args.repeats} (best of {args.repeats}, cases interleaved)"
+        machine_header(
+            "tlbench PyBullet environment throughput",
+            ("numpy", "gymnasium", "pybullet", "tlbench"),
+            f"--steps {args.steps} --pixel-steps {args.pixel_steps} --repeats "
+            f"{args.repeats} (best of {args.repeats}, cases interleaved)",
+        )
     )
 
     ids = tlbench.env_ids("bullet")

@@ -23,19 +23,17 @@ reports (PASS/FAIL for the performance targets); it always exits 0.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 import tlbench
-from tlbench.system import cpu_model
+from tlbench.timing import header as machine_header
+from tlbench.timing import time_cases
 
 TARGET_NUM_ENVS = 4096
 FROZENLAKE_ID = "FrozenLake-v1"
@@ -47,30 +45,6 @@ MAZE_ID = "tlbench/Maze-v0"
 LABYRINTH_ID = "tlbench/MetaLabyrinth-v0"
 
 EnvFactory = Callable[[], gym.Env[Any, Any]]
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Rates (steps/s, or env-steps/s for a vector env) of the timed runs of one case."""
-
-    rates: tuple[float, ...]
-
-    @property
-    def best(self) -> float:
-        return max(self.rates)
-
-    @property
-    def spread(self) -> float:
-        """Worst run as a fraction of the best (1.0: no noise between runs)."""
-        return min(self.rates) / max(self.rates)
-
-
-class Case(Protocol):
-    """Something timed: one run returns a rate; ``close`` frees its envs."""
-
-    def run(self) -> float: ...
-
-    def close(self) -> None: ...
 
 
 class SingleCase:
@@ -125,36 +99,6 @@ class VectorCase:
 
     def close(self) -> None:
         self.envs.close()
-
-
-def time_cases(cases: Sequence[Case], repeats: int) -> list[Timing]:
-    """Run every case ``repeats`` times, round-robin; the rates of each case.
-
-    Interleaving means a burst of load on the machine slows one run of several cases rather than
-    every run of one case, and the best of the runs is then a fair figure for each.
-    """
-    rates: list[list[float]] = [[] for _ in cases]
-    for _ in range(repeats):
-        for case, case_rates in zip(cases, rates, strict=True):
-            case_rates.append(case.run())
-    return [Timing(tuple(r)) for r in rates]
-
-
-def versions() -> dict[str, str]:
-    """Versions of the interpreter and of the libraries measured."""
-    found = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "gymnasium": gym.__version__,
-        "tlbench": tlbench.__version__,
-    }
-    try:
-        import minigrid
-
-        found["minigrid"] = str(minigrid.__version__)
-    except ImportError:
-        found["minigrid"] = "not installed"
-    return found
 
 
 def make_minigrid_rgb() -> gym.Env[Any, Any] | None:
@@ -289,13 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Measure, print the table and the targets; always returns 0."""
     args = parse_args(argv)
 
-    print("tlbench environment throughput")
-    print(" | ".join(f"{name} {version}" for name, version in versions().items()))
-    print(f"cpu: {cpu_model()} ({os.cpu_count()} logical cores), {platform.system()}")
     print(
-        f"settings: --steps {args.steps} --minigrid-steps {args.minigrid_steps} "
-        f"--vector-steps {args.vector_steps} --num-envs {args.num_envs} "
-        f"--repeats {args.repeats} (best of {args.repeats}, cases interleaved)"
+        machine_header(
+            "tlbench environment throughput",
+            ("numpy", "gymnasium", "tlbench", "minigrid"),
+            f"--steps {args.steps} --minigrid-steps {args.minigrid_steps} "
+            f"--vector-steps {args.vector_steps} --num-envs {args.num_envs} "
+            f"--repeats {args.repeats} (best of {args.repeats}, cases interleaved)",
+        )
     )
 
     singles = single_cases(args.steps)
@@ -311,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         single_timings = time_cases(singles, args.repeats)
         vector_timings = time_cases(vectors, args.repeats)
     finally:
-        cases: list[Case] = [*singles, *vectors]
+        cases: list[SingleCase | VectorCase] = [*singles, *vectors]
         for case in cases:
             case.close()
 
