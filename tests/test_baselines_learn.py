@@ -11,24 +11,11 @@ import pytest
 
 import tlbench  # noqa: F401
 from tlbench.agents import AgentContext, AgentRef, BudgetExhausted
+from tlbench.agents.random import random_returns
 from tlbench.runner.budget import BudgetedEnv
 from tlbench.runner.worker import evaluate_policy, seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def random_return(env_id: str, episodes: int = 200) -> float:
-    env = gym.make(env_id)
-    rng = np.random.default_rng(0)
-    total = 0.0
-    for j in range(episodes):
-        env.reset(seed=1_000_000 + j)
-        done = False
-        while not done:
-            _, r, te, tr, _ = env.step(int(rng.integers(4)))
-            total += float(r)
-            done = te or tr
-    return total / episodes
 
 
 @pytest.mark.slow
@@ -50,7 +37,7 @@ def test_sb3_agent_learns_the_maze(
     with contextlib.suppress(BudgetExhausted):  # as in the runner: the budget ends training
         agent.train_target(BudgetedEnv(env, steps, seed=0), steps)
     learned = float(np.mean(evaluate_policy(agent, gym.make("tlbench/Maze-v0"), 100)))
-    baseline = random_return("tlbench/Maze-v0")
+    baseline = float(np.mean(random_returns("tlbench/Maze-v0", 200)))
     # Random: about -0.36; the optimal policy: about 0.95.
     print(f"{agent_file}: learned {learned:.3f}, random {baseline:.3f}")
     assert learned > baseline + margin, (learned, baseline)

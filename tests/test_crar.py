@@ -29,6 +29,7 @@ from baselines.crar.losses import (
 )
 from baselines.crar.networks import ConvEncoder
 from tlbench.agents import AgentContext, AgentRef, BudgetExhausted
+from tlbench.agents.random import random_returns
 from tlbench.runner.budget import BudgetedEnv
 from tlbench.runner.worker import evaluate_policy
 
@@ -542,20 +543,6 @@ def test_the_cli_loads_the_package_as_an_agent() -> None:
 # Learning
 
 
-def random_return(env_id: str, episodes: int, env_kwargs: dict[str, Any] | None = None) -> float:
-    env = gym.make(env_id, **(env_kwargs or {}))
-    rng = np.random.default_rng(0)
-    total = 0.0
-    for j in range(episodes):
-        env.reset(seed=1_000_000 + j)
-        done = False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(int(rng.integers(4)))
-            total += float(reward)
-            done = terminated or truncated
-    return total / episodes
-
-
 def test_the_model_learns_rewards_and_dynamics(tmp_path: Path) -> None:
     """Cheap learning check (the Q-learning check is the slow test below): after 1,000 updates on
     random maze data the reward head ranks goal-reaching steps above the others, and the
@@ -590,7 +577,7 @@ def test_crar_learns_the_maze(tmp_path: Path) -> None:
     )
     train(agent, env, steps)
     learned = float(np.mean(evaluate_policy(agent, gym.make("tlbench/Maze-v0"), 100)))
-    baseline = random_return("tlbench/Maze-v0", 200)
+    baseline = float(np.mean(random_returns("tlbench/Maze-v0", 200)))
     print(f"CRAR on the maze: {learned:.3f}, random {baseline:.3f}")
     # Random: about -0.36; the optimal policy: about 0.95.
     assert learned > baseline + 0.5, (learned, baseline)
@@ -621,7 +608,7 @@ def test_crar_learns_the_meta_labyrinth(tmp_path: Path) -> None:
     train(agent, env, steps)
     episodes = 100
     learned = float(np.mean(evaluate_policy(agent, gym.make("tlbench/MetaLabyrinth-v0"), episodes)))
-    baseline = random_return("tlbench/MetaLabyrinth-v0", 200)
+    baseline = float(np.mean(random_returns("tlbench/MetaLabyrinth-v0", 200)))
     print(f"CRAR on the meta-labyrinth: {learned:.3f}, random {baseline:.3f}")
     # Random: about -3.9; the oracle: about 2.0.
     assert learned > baseline + 0.5, (learned, baseline)
