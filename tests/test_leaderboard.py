@@ -260,16 +260,18 @@ def test_keys_and_types_are_checked(tasks: Path, board: Path, tmp_path: Path) ->
     assert re.search(r"runs\[\d+\]\.curve\[0\]: Input should be a valid number", message)
 
 
-def test_unknown_and_representation_only_scenarios(
+def test_unknown_scenarios_and_alignment_scenarios_without_alignment(
     tasks: Path, board: Path, tmp_path: Path
 ) -> None:
     data = make_results()
     data["scenario"]["id"] = "test/tinny"
     message = refused(write(tmp_path / "r.json", data), board, v.UnknownScenarioError)
     assert "did you mean 'test/tiny'" in message
+    # returns only, on a scenario scored by embedding alignment (tests/test_alignment.py
+    # submits a real one)
     data = make_results("maze/inverse-reward-free")
-    message = refused(write(tmp_path / "r.json", data), board, v.NotReturnScoredError)
-    assert "representation-only" in message
+    message = refused(write(tmp_path / "r.json", data), board, v.AlignmentMismatchError)
+    assert "scored by embedding alignment, so every run carries it" in message
 
 
 def test_fingerprint_and_protocol_must_match_the_registered_scenario(

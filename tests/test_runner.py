@@ -360,7 +360,10 @@ def test_unknown_scenario_tier_and_agent_class_are_named(tasks: Path, tmp_path: 
     assert not (tmp_path / "runs").exists()  # nothing ran
 
 
-def test_representation_only_scenarios_are_refused(tasks: Path, tmp_path: Path) -> None:
+def test_alignment_scored_scenarios_refuse_agents_without_embed(
+    tasks: Path, tmp_path: Path
+) -> None:
+    """Agents with embed() are scored there: tests/test_alignment.py."""
     res = run_cli(
         "evaluate",
         f"{AGENTS / 'crashing.py'}:RandomAgent",
@@ -369,7 +372,8 @@ def test_representation_only_scenarios_are_refused(tasks: Path, tmp_path: Path) 
         "-o",
         str(tmp_path),
     )
-    assert res.exit_code == 2 and "representation-only" in res.stderr
+    assert res.exit_code == 2 and "RandomAgent has no embed()" in res.stderr
+    assert not (tmp_path / "runs").exists()  # nothing ran
 
 
 # -- Stable-Baselines3 ----------------------------------------------------------------------------

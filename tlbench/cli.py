@@ -96,7 +96,9 @@ def evaluate_command(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
     kwarg: list[str] = typer.Option([], "--kwarg", "-k", help="agent keyword argument name=value"),
     run_timeout: float | None = typer.Option(None, help="kill a run after this many seconds"),
-    plot: bool = typer.Option(True, help="write a learning-curve plot next to the results"),
+    plot: bool = typer.Option(
+        True, help="write the learning-curve plot (and, for 2-D embeddings, the embedding plot)"
+    ),
 ) -> None:
     """Evaluate an agent on a scenario tier: source training, transfer, target training,
     evaluation at fixed steps and a paired scratch control; then print the transfer metrics."""
@@ -133,15 +135,20 @@ def evaluate_command(
         f"{len(result.results['runs'])} runs ({result.executed} executed now, the rest resumed "
         f"from {out}); results: {result.results_path}"
     )
-    from tlbench.report import metrics_table, plot_curves
+    from tlbench.report import metrics_table, plot_curves, plot_embeddings
 
-    if result.summary is not None:
-        console.print(
-            metrics_table(result.summary, f"{spec.id} ({tier} tier), {ref.load_class().__name__}")
-        )
-        if plot:
-            path = plot_curves(result.results, out / "curves.png")
-            console.print(f"learning curves: {path}")
+    if result.summary is not None or result.alignment is not None:
+        title = f"{spec.id} ({tier} tier), {ref.load_class().__name__}"
+        if spec.score != "return":
+            title += f": scored by {spec.score}"
+        console.print(metrics_table(result.summary, title, result.alignment))
+    if plot and result.summary is not None:
+        path = plot_curves(result.results, out / "curves.png")
+        console.print(f"learning curves: {path}")
+    if plot and result.probes is not None:
+        drawn = plot_embeddings(result.results, out, result.probes, out / "embeddings.png")
+        if drawn is not None:
+            console.print(f"embeddings: {drawn}")
     if result.failed:
         err_console.print(f"[red]{len(result.failed)} run(s) failed[/red]; the others are kept:")
         for record in result.failed:

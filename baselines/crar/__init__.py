@@ -741,3 +741,12 @@ class CRAR(Agent):
             x = self.nets.encoder(torch.as_tensor(obs[None] if single else obs, device=self.device))
         out: np.ndarray = x.cpu().numpy()
         return out[0] if single else out
+
+    def embed_transition(self, abstract_states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """The transition model's predicted next abstract states ``x + T(x, a)`` of a batch of
+        abstract states (as :meth:`embed` returns them) and integer actions, shape (N,)."""
+        x = torch.as_tensor(np.asarray(abstract_states, np.float32), device=self.device)
+        a = torch.as_tensor(np.asarray(actions, np.int64), device=self.device)
+        with torch.no_grad():
+            out: np.ndarray = self.nets.transition(x, a).cpu().numpy()
+        return out

@@ -14,6 +14,8 @@ Files (relative to the leaderboard folder)::
     site/img/<scenario>/<tier>-curves.png      learning curves with 95% bootstrap bands
     site/img/<scenario>/<tier>-intervals.png   IQM, mean, median, optimality gap (rliable)
     site/img/<scenario>/<tier>-profiles.png    performance profiles (rliable)
+    site/img/<scenario>/<tier>-alignment.png   scenarios scored by embedding alignment (instead
+                                               of the three above): each run's distance / scale
     site/img/across/<tier>-{intervals,profiles}.png
     site/img/matrix/<family>-<tier>.png        transfer matrices
 """
@@ -42,7 +44,10 @@ from tlbench.leaderboard.views import (
     Row,
     cross_views,
     group,
+    has_alignment,
+    normalized_distances,
     normalized_final_returns,
+    return_scored,
     rows,
     transfer_matrices,
 )
@@ -70,6 +75,10 @@ TABLE_COLUMNS = (
     "P(> scratch)",
     "negative transfer",
 )
+#: extra columns of a return-scored table where an entry carries embedding alignment
+ALIGNMENT_COLUMNS = ("embedding distance", "aligned")
+#: the columns of a table of a scenario scored by embedding alignment
+ALIGNMENT_TABLE_COLUMNS = ("agent", "version", "runs", "embedding distance", "aligned")
 
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -99,30 +108,53 @@ def fmt_interval(iv: Interval | None) -> str:
     return f"{fmt(iv.estimate)} [{fmt(iv.low)}, {fmt(iv.high)}]"
 
 
-def row_cells(row: Row) -> list[str]:
-    """A table row's cells, as text (README and web page show the same)."""
+def table_columns(entries: Sequence[Entry]) -> tuple[str, ...]:
+    """The columns of the table of one scenario and tier's ``entries``."""
+    if entries and not return_scored(entries[0]):
+        return ALIGNMENT_TABLE_COLUMNS
+    return TABLE_COLUMNS + (ALIGNMENT_COLUMNS if has_alignment(entries) else ())
+
+
+def row_cells(row: Row, alignment: bool = False) -> list[str]:
+    """A table row's cells, as text (README and web page show the same); ``alignment`` adds
+    the alignment columns to a return-scored row."""
     version = row.entry.agent_version
+    head = [row.label, version if len(version) <= 16 else version[:16] + "…", str(row.runs)]
+    aligned = [fmt_interval(row.alignment), "—" if row.aligned is None else fmt(row.aligned)]
+    if row.final_return is None:
+        return head + aligned
     flag = "—" if row.negative_transfer is None else ("YES" if row.negative_transfer else "no")
     return [
-        row.label,
-        version if len(version) <= 16 else version[:16] + "…",
-        str(row.runs),
+        *head,
         fmt_interval(row.jumpstart),
         fmt_interval(row.final_return),
         fmt_interval(row.auc),
         fmt_interval(row.transfer_ratio),
         fmt_interval(row.improvement),
         flag,
+        *(aligned if alignment else []),
     ]
 
 
-def _sort_values(row: Row) -> list[str]:
+def _sort_values(row: Row, alignment: bool = False) -> list[str]:
     """What a column sorts by on the web page: the estimate for intervals, else the text."""
+
+    def value(iv: Interval | None) -> str:
+        return "" if iv is None or math.isnan(iv.estimate) else repr(iv.estimate)
+
     values = [row.label, row.entry.agent_version, str(row.runs)]
+    aligned = [value(row.alignment), "" if row.aligned is None else repr(row.aligned)]
+    if row.final_return is None:
+        return values + aligned
     for iv in (row.jumpstart, row.final_return, row.auc, row.transfer_ratio, row.improvement):
-        values.append("" if iv is None or math.isnan(iv.estimate) else repr(iv.estimate))
+        values.append(value(iv))
     values.append("" if row.negative_transfer is None else str(int(row.negative_transfer)))
-    return values
+    return values + (aligned if alignment else [])
+
+
+def _table_rows(entries: Sequence[Entry]) -> tuple[tuple[str, ...], list[Row], bool]:
+    columns = table_columns(entries)
+    return columns, rows(entries), ALIGNMENT_COLUMNS[0] in columns[len(TABLE_COLUMNS) :]
 
 
 # -- plots --------------------------------------------------------------------------------------
@@ -169,6 +201,34 @@ def plot_curves(entries: Sequence[Entry], colours: dict[str, int], path: Path) -
     ax.set_ylabel("evaluation return (mean, 95% CI)")
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_alignment(entries: Sequence[Entry], colours: dict[str, int], path: Path) -> None:
+    """Each run's alignment distance divided by its base model's scale, per entry and
+    condition, with the success line at 0.5 (below: aligned)."""
+    fig = _figure(7.5, 0.9 + 0.5 * 2 * len(entries) + 0.9)
+    ax = fig.subplots()
+    labels: list[str] = []
+    for entry in entries:
+        for condition in ("transfer", "scratch"):
+            y = len(labels)
+            values = normalized_distances(entry, condition)
+            jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
+            colour = _colour(colours[entry.name])
+            marker = "o" if condition == "transfer" else "x"
+            ax.scatter(values, y + jitter, color=colour, marker=marker, s=26)
+            ax.plot([np.mean(values)], [y], marker="|", markersize=18, color="black", mew=2)
+            labels.append(f"{entry.name} ({CONDITIONS[condition]})")
+    ax.axvline(0.5, color="grey", linestyle="--", linewidth=1, label="aligned below 0.5")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlim(left=0.0)
+    ax.set_xlabel("alignment distance / base scale (each run; bar: mean)")
+    ax.set_title(f"{entries[0].scenario.id} ({entries[0].tier} tier): embedding alignment")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize="small")
     fig.tight_layout()
     _save(fig, path)
 
@@ -276,6 +336,22 @@ def _img(scenario: str, tier: str, kind: str) -> str:
     return f"img/{scenario}/{tier}-{kind}.png"
 
 
+def _plot_kinds(entries: Sequence[Entry]) -> tuple[str, ...]:
+    if entries and not return_scored(entries[0]):
+        return ("alignment",)
+    return ("curves", "intervals", "profiles")
+
+
+#: what a table of a scenario scored by embedding alignment shows
+ALIGNMENT_NOTE = (
+    "Scored by embedding alignment: the mean over runs (95% bootstrap interval) of each run's "
+    "mean L2 distance between its base model's embedding of the probe states seen as in the "
+    "source and its own embedding of them seen as in the target (lower is better), and the "
+    "share of runs aligned (distance below half the base model's mean distance between two "
+    "different states)."
+)
+
+
 def _runs_time(entry: Entry) -> float:
     return sum((r.timing or {}).get("total_s", 0.0) for r in entry.runs)
 
@@ -288,10 +364,14 @@ def _hardware(entry: Entry) -> str:
 
 def _tier_line(entry: Entry) -> str:
     p = entry.protocol
+    evaluation = (
+        f"{p.eval_episodes} evaluation episodes every {p.eval_every:,} steps"
+        if return_scored(entry)
+        else "no return evaluations (embedding alignment at the end of each run)"
+    )
     return (
         f"{p.source_seeds} source seeds x {p.target_seeds} target seeds, "
-        f"{p.source_steps:,} source / {p.target_steps:,} target steps, "
-        f"{p.eval_episodes} evaluation episodes every {p.eval_every:,} steps"
+        f"{p.source_steps:,} source / {p.target_steps:,} target steps, {evaluation}"
     )
 
 
@@ -345,13 +425,16 @@ def render_readme(
             out += ["", f"## {scenario_id}: {load_scenario(scenario_id).title}"]
             last = scenario_id
         out += ["", f"### {tier} tier", "", _tier_line(group_entries[0]) + ".", ""]
-        out += _md_table(TABLE_COLUMNS, (row_cells(r) for r in rows(group_entries)))
+        columns, table_rows, extra = _table_rows(group_entries)
+        if columns is ALIGNMENT_TABLE_COLUMNS:
+            out += [ALIGNMENT_NOTE, ""]
+        out += _md_table(columns, (row_cells(r, extra) for r in table_rows))
         out += [
             "",
             "Plots: "
             + ", ".join(
                 f"[{kind}](site/{_img(scenario_id, tier, kind)})"
-                for kind in ("curves", "intervals", "profiles")
+                for kind in _plot_kinds(group_entries)
             )
             + ".",
         ]
@@ -563,14 +646,23 @@ def render_site(
         for (sid, tier), group_entries in grouped.items():
             if sid != scenario_id:
                 continue
-            table_rows = [(row_cells(r), _sort_values(r), r.condition) for r in rows(group_entries)]
+            columns, group_rows, extra = _table_rows(group_entries)
+            table_rows = [
+                (row_cells(r, extra), _sort_values(r, extra), r.condition) for r in group_rows
+            ]
             out += [
                 f"<h3>{_e(tier)} tier</h3>",
                 f'<p class="meta">{_e(_tier_line(group_entries[0]))}</p>',
             ]
-            out += _html_table(f"table-{_anchor(scenario_id)}-{tier}", TABLE_COLUMNS, table_rows)
+            if columns is ALIGNMENT_TABLE_COLUMNS:
+                out.append(f'<p class="meta">{_e(ALIGNMENT_NOTE)}</p>')
+            out += _html_table(f"table-{_anchor(scenario_id)}-{tier}", columns, table_rows)
             out.append('<div class="plots">')
-            for kind, wide in (("curves", False), ("profiles", False), ("intervals", True)):
+            kinds = _plot_kinds(group_entries)
+            if kinds == ("curves", "intervals", "profiles"):
+                kinds = ("curves", "profiles", "intervals")  # the wide one last
+            for kind in kinds:
+                wide = kind == "intervals"
                 cls = ' class="wide"' if wide else ""
                 out.append(
                     f'<img{cls} src="{_e(_img(scenario_id, tier, kind))}" '
@@ -664,6 +756,9 @@ def render(entries: Sequence[Entry], out: Path, reps: int = REPS) -> list[Path]:
     site = out / "site"
     site.mkdir(parents=True, exist_ok=True)
     for (scenario_id, tier), group_entries in group(entries).items():
+        if not return_scored(group_entries[0]):
+            plot_alignment(group_entries, colours, site / _img(scenario_id, tier, "alignment"))
+            continue
         plot_curves(group_entries, colours, site / _img(scenario_id, tier, "curves"))
         scores = {
             f"{e.name} ({CONDITIONS[c]})": normalized_final_returns(e, c)

@@ -65,12 +65,25 @@ class DeviceStamp(_Model):
     gpu: str | None = Field(default=None, description="the GPU's name (cuda devices only)")
 
 
+class RunAlignment(_Model):
+    """A run's embedding alignment (agents with ``embed``, scenarios with probe states): a source
+    run's ``scale`` (mean distance between its base embeddings of two different probe states), a
+    target run's L2 ``distances`` to its base model's embedding of each probe state and their
+    mean ``distance``."""
+
+    scale: float | None = Field(default=None, ge=0, description="source runs: the base scale")
+    distances: list[float] | None = Field(default=None, description="target runs: per probe")
+    distance: float | None = Field(default=None, description="target runs: mean of distances")
+
+
 class Run(_Model):
     """One run of an evaluation, as in ``results.json``'s ``runs`` list.
 
     Target runs (``transfer``, ``scratch``) that finished carry their raw evaluation data:
     ``checkpoints`` (target steps of each evaluation), ``returns`` (the return of every
-    evaluation episode, one list per checkpoint) and ``curve`` (the mean of each list).
+    evaluation episode, one list per checkpoint) and ``curve`` (the mean of each list); on a
+    scenario scored by embedding alignment, which evaluates no returns, they have none. Runs of
+    an agent with ``embed`` carry ``alignment``.
     """
 
     key: str = Field(pattern=_HEX16, description="the run's key (hash of what determines it)")
@@ -87,6 +100,7 @@ class Run(_Model):
     curve: list[float] | None = None
     steps: dict[str, int | list[int]] | None = None
     timing: dict[str, float] | None = None
+    alignment: RunAlignment | None = None
 
 
 class _Results(_Model):

@@ -14,7 +14,6 @@ non-finite            NaN, Infinity or -Infinity (or a number too large for a fl
 unknown-schema        a ``schema`` other than ``tlbench.results/1``
 invalid-submission    a missing or unknown key, a value of the wrong type
 unknown-scenario      a scenario id or tier that is not registered
-not-return-scored     a representation-only scenario (nothing to rank by return yet)
 fingerprint-mismatch  a fingerprint or protocol other than the registered scenario's
 run-count             runs that do not match the tier: source seeds x (1 + 2 x target
                       seeds) runs, every one finished (``ok``), with the planned seeds and keys
@@ -22,6 +21,9 @@ non-monotonic-steps   evaluation checkpoints not strictly increasing, or not the
 curve-mismatch        returns or curves of the wrong length, a curve that is not the mean
                       of its returns
 over-budget           a run that used more env steps than the tier allows
+alignment-mismatch    embedding alignment missing where the scenario is scored by it, on some
+                      runs only, a distance that is not the mean of its per-probe distances, or
+                      per-probe distances of the wrong number
 invalid-name          a display name that cannot name a file
 duplicate-entry       the same (agent, version, scenario, tier) or the same curves again
 digest-mismatch       (entries) curves that no longer match their ``curves_sha256``
@@ -95,8 +97,8 @@ class UnknownScenarioError(SubmissionError):
     code = "unknown-scenario"
 
 
-class NotReturnScoredError(SubmissionError):
-    code = "not-return-scored"
+class AlignmentMismatchError(SubmissionError):
+    code = "alignment-mismatch"
 
 
 class FingerprintError(SubmissionError):
@@ -150,12 +152,12 @@ ERRORS: dict[str, type[SubmissionError]] = {
         UnknownSchemaError,
         SchemaViolationError,
         UnknownScenarioError,
-        NotReturnScoredError,
         FingerprintError,
         RunCountError,
         NonMonotonicStepsError,
         CurveMismatchError,
         OverBudgetError,
+        AlignmentMismatchError,
         InvalidNameError,
         DuplicateEntryError,
         DigestMismatchError,
@@ -340,12 +342,6 @@ def check_scenario(path: Path, results: _Results) -> Scenario:
         scenario = load_scenario(stamp.id)
     except ScenarioError as exc:
         raise UnknownScenarioError(path, f"scenario.id: {exc}") from None
-    if scenario.score != "return":
-        raise NotReturnScoredError(
-            path,
-            f"scenario {stamp.id!r} is scored by {scenario.score}, not by return: it is "
-            "representation-only and has no leaderboard until its metric exists",
-        )
     if stamp.fingerprint != scenario.fingerprint:
         raise FingerprintError(
             path,
@@ -369,9 +365,13 @@ def check_scenario(path: Path, results: _Results) -> Scenario:
     return scenario
 
 
-def check_runs(path: Path, results: _Results) -> None:
-    """Run counts, seeds, keys, checkpoints, curves and budgets against the tier's protocol."""
+def check_runs(path: Path, results: _Results, scenario: Scenario | None = None) -> None:
+    """Run counts, seeds, keys, checkpoints, curves, budgets and embedding alignment against the
+    tier's protocol (``scenario``: the registered one, by default loaded from the stamp)."""
     from tlbench.runner.plan import plan_runs
+
+    if scenario is None:
+        scenario = load_scenario(results.scenario.id)
 
     tier, protocol = results.tier, results.protocol
     expected = protocol.source_seeds * (1 + 2 * protocol.target_seeds)
@@ -422,13 +422,19 @@ def check_runs(path: Path, results: _Results) -> None:
                 "evaluation's results.json unchanged",
             )
         if run.condition != "source":
-            _check_target_run(path, label, run, protocol)
+            _check_target_run(path, label, run, protocol, scenario.score == "return")
+    _check_alignment(path, results, scenario)
 
 
-def _check_target_run(path: Path, label: str, run: Any, protocol: Any) -> None:
+def _check_target_run(
+    path: Path, label: str, run: Any, protocol: Any, curves_required: bool = True
+) -> None:
     import numpy as np
 
     checkpoints, returns, curve = run.checkpoints, run.returns, run.curve
+    if not curves_required and checkpoints is None and returns is None and curve is None:
+        _check_budget(path, label, run, protocol)  # no returns evaluated: nothing else to check
+        return
     if checkpoints is None or returns is None or curve is None:
         missing = [k for k in ("checkpoints", "returns", "curve") if getattr(run, k) is None]
         raise CurveMismatchError(
@@ -466,12 +472,82 @@ def _check_target_run(path: Path, label: str, run: Any, protocol: Any) -> None:
                 f"{label}.curve[{j}] is {mean!r}, but the mean of its returns is "
                 f"{float(np.mean(episodes))!r}; a curve point is the mean of its episodes",
             )
+    _check_budget(path, label, run, protocol)
+
+
+def _check_budget(path: Path, label: str, run: Any, protocol: Any) -> None:
     used = (run.steps or {}).get("target")
     if isinstance(used, int) and used > protocol.target_steps:
         raise OverBudgetError(
             path,
             f"{label} used {used} target env steps; the tier allows {protocol.target_steps}",
         )
+
+
+def _check_alignment(path: Path, results: _Results, scenario: Scenario) -> None:
+    """Every run carries alignment or none does (a scenario scored by embedding alignment: every
+    one); a source run its scale, a target run one distance per probe state of the scenario and
+    their mean."""
+    import numpy as np
+
+    from tlbench.runner.probes import probe_set
+
+    runs = results.runs
+    labels = [f"runs[{i}] ({r.condition} s{r.source_seed}/t{r.target_seed})" for i, r in
+              enumerate(runs)]  # fmt: skip
+    missing = [label for label, r in zip(labels, runs, strict=True) if r.alignment is None]
+    if len(missing) == len(runs) and scenario.score == "return":
+        return
+    if missing:
+        why = (
+            f"scenario {scenario.id!r} is scored by embedding alignment, so every run carries it"
+            if scenario.score != "return"
+            else "alignment comes from the agent's embed() in every run or in none"
+        )
+        raise AlignmentMismatchError(
+            path,
+            f"{len(missing)} of {len(runs)} runs have no alignment "
+            f"({', '.join(missing[:MAX_LISTED])}{', ...' if len(missing) > MAX_LISTED else ''}): "
+            f"{why}; submit the results.json of "
+            "one tlbench evaluate of an agent with embed(), unchanged",
+        )
+    probes = probe_set(scenario, results.tier)
+    if probes is None:
+        raise AlignmentMismatchError(
+            path,
+            f"the runs carry alignment, but scenario {scenario.id!r} has no probe states to "
+            "align; remove it (tlbench evaluate never records it there)",
+        )
+    for label, run in zip(labels, runs, strict=True):
+        a = run.alignment
+        assert a is not None
+        if run.condition == "source":
+            if a.scale is None or a.distances is not None or a.distance is not None:
+                raise AlignmentMismatchError(
+                    path, f"{label}.alignment must hold the base model's scale only"
+                )
+            continue
+        if a.distances is None or a.distance is None or a.scale is not None:
+            raise AlignmentMismatchError(
+                path, f"{label}.alignment must hold distances and their mean distance only"
+            )
+        if len(a.distances) != len(probes):
+            raise AlignmentMismatchError(
+                path,
+                f"{label}.alignment has {len(a.distances)} distances, but the scenario has "
+                f"{len(probes)} probe states ({probes.description}); one distance per state",
+            )
+        if min(a.distances) < 0:
+            raise AlignmentMismatchError(
+                path, f"{label}.alignment.distances holds a negative distance {min(a.distances)}"
+            )
+        if float(np.mean(a.distances)) != a.distance:
+            raise AlignmentMismatchError(
+                path,
+                f"{label}.alignment.distance is {a.distance!r}, but the mean of its distances is "
+                f"{float(np.mean(a.distances))!r}; a run's distance is the mean over its probe "
+                "states",
+            )
 
 
 def _short(values: list[int]) -> str:
@@ -501,36 +577,48 @@ def default_name(agent_class: str) -> str:
 
 def curves_sha256(results: _Results) -> str:
     """SHA-256 of the raw curves: every target run's condition, seeds, checkpoints, returns and
-    curve, sorted by (source seed, target seed, condition), as canonical JSON."""
+    curve, sorted by (source seed, target seed, condition), as canonical JSON. Runs with
+    alignment add it (a source run then appears too, with its scale); without, the rows are
+    what they were before alignment existed, so older entries keep their digest."""
+
+    def row(r: Any) -> dict[str, Any]:
+        out = {
+            "condition": r.condition,
+            "source_seed": r.source_seed,
+            "target_seed": r.target_seed,
+            "checkpoints": r.checkpoints,
+            "returns": r.returns,
+            "curve": r.curve,
+        }
+        if r.alignment is not None:
+            out["alignment"] = r.alignment.model_dump()
+        return out
+
     rows = sorted(
-        (
-            {
-                "condition": r.condition,
-                "source_seed": r.source_seed,
-                "target_seed": r.target_seed,
-                "checkpoints": r.checkpoints,
-                "returns": r.returns,
-                "curve": r.curve,
-            }
-            for r in results.runs
-            if r.condition != "source"
+        (row(r) for r in results.runs if r.condition != "source" or r.alignment is not None),
+        key=lambda row: (
+            row["source_seed"],
+            -1 if row["target_seed"] is None else row["target_seed"],
+            row["condition"],
         ),
-        key=lambda row: (row["source_seed"], row["target_seed"], row["condition"]),
     )
     text = json.dumps(rows, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def recompute_metrics(results: _Results, scenario: Scenario) -> dict[str, Any]:
-    """The transfer metrics of ``results``' raw curves, computed exactly as ``tlbench
-    evaluate`` computes them (:func:`tlbench.runner.evaluate.summarize_runs`)."""
-    from tlbench.runner.evaluate import summarize_runs
+    """The transfer metrics of ``results``' raw curves and alignment, computed exactly as
+    ``tlbench evaluate`` computes them (:func:`tlbench.runner.evaluate.summarize_runs`,
+    :func:`~tlbench.runner.evaluate.summarize_alignment_runs`)."""
+    from tlbench.runner.evaluate import metrics_dict, summarize_alignment_runs, summarize_runs
 
-    runs = [run.model_dump(include={"condition", "source_seed", "target_seed", "status", "curve"})
-            for run in results.runs]  # fmt: skip
+    fields = {"condition", "source_seed", "target_seed", "status", "curve", "alignment"}
+    runs = [run.model_dump(include=fields) for run in results.runs]
     summary = summarize_runs(scenario, results.protocol.checkpoints, runs)
-    assert summary is not None  # check_runs made sure every pair finished
-    metrics: dict[str, Any] = json.loads(json.dumps(summary.to_dict(), allow_nan=False))
+    alignment = summarize_alignment_runs(runs)
+    recomputed = metrics_dict(summary, alignment)
+    assert recomputed is not None  # check_runs made sure every pair finished
+    metrics: dict[str, Any] = json.loads(json.dumps(recomputed, allow_nan=False))
     return metrics
 
 
@@ -544,7 +632,7 @@ def check_submission(path: Path) -> Checked:
     _check_schema(path, doc, SUBMISSION_SCHEMA)
     submission: Submission = _model(path, doc, Submission, "submission (tlbench.results/1)")
     scenario = check_scenario(path, submission)
-    check_runs(path, submission)
+    check_runs(path, submission, scenario)
     return Checked(
         submission=submission,
         scenario=scenario,
@@ -568,7 +656,7 @@ def check_entry(path: Path, root: Path | None = None) -> Entry:
                 f"belongs at {display_path(expected)}; entries are written by tlbench submit",
             )
     scenario = check_scenario(path, entry)
-    check_runs(path, entry)
+    check_runs(path, entry, scenario)
     digest = curves_sha256(entry)
     if digest != entry.curves_sha256:
         raise DigestMismatchError(

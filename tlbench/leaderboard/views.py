@@ -13,6 +13,12 @@ and transfer matrices. Pure data; :mod:`tlbench.leaderboard.render` turns it int
   (target seed 0 of every source seed, then target seed 1, ...), ``k`` being the smallest pair
   count among the tier's scenarios. Agents without an entry on every scenario of the tier are
   left out (and listed).
+* **Embedding alignment.** A scenario scored by embedding alignment (``maze/inverse-reward-free``)
+  has no returns: its rows show the mean alignment distance of each condition (lower is better;
+  the rows are ranked by it) and the share of aligned runs. On a return-scored scenario, entries
+  of agents with ``embed`` carry the same two numbers, shown as extra columns. Alignment-scored
+  entries take no part in the cross-scenario view or the transfer matrices, which are about
+  returns.
 * **Transfer matrix**, per family (the first part of a scenario id: ``maze``, ``labyrinth``)
   and tier, for every agent with entries on two or more distinct source -> target pairs of the
   family: the IQM transfer ratio of each pair.
@@ -58,12 +64,14 @@ class Row:
     entry: Entry
     condition: str  # "transfer" or "scratch"
     runs: int
-    final_return: Interval
-    auc: Interval
+    final_return: Interval | None  # None on a scenario scored by embedding alignment
+    auc: Interval | None
     jumpstart: Interval | None = None
     transfer_ratio: Interval | None = None
     improvement: Interval | None = None
     negative_transfer: bool | None = None
+    alignment: Interval | None = None  # mean alignment distance, where the entry has one
+    aligned: float | None = None  # share of aligned runs
 
     @property
     def label(self) -> str:
@@ -80,21 +88,43 @@ def group(entries: Iterable[Entry]) -> dict[tuple[str, str], list[Entry]]:
     return out
 
 
+def return_scored(entry: Entry) -> bool:
+    """Whether the entry's scenario is scored by return (its metrics summarize returns), not by
+    embedding alignment alone."""
+    return "transfer" in entry.metrics
+
+
+def has_alignment(entries: Iterable[Entry]) -> bool:
+    """Whether any of ``entries`` carries alignment metrics."""
+    return any(e.metrics.get("alignment") is not None for e in entries)
+
+
 def rows(entries: Iterable[Entry]) -> list[Row]:
-    """The table rows of one scenario and tier: entries by IQM final return of their transfer
-    condition, best first (ties by name), each followed by its scratch control."""
-    ranked = sorted(
-        entries,
-        key=lambda e: (-_float(e.metrics["transfer"]["final_return_iqm"]["estimate"]), e.name),
-    )
+    """The table rows of one scenario and tier, each entry's transfer condition followed by its
+    scratch control. Entries are ranked by the IQM final return of their transfer condition,
+    best first; on a scenario scored by embedding alignment by the mean alignment distance of
+    their transfer condition, lowest first (ties by name)."""
+
+    def rank(e: Entry) -> tuple[float, str]:
+        if return_scored(e):
+            return (-_float(e.metrics["transfer"]["final_return_iqm"]["estimate"]), e.name)
+        return (_float(e.metrics["alignment"]["transfer"]["mean_distance"]["estimate"]), e.name)
+
     out = []
-    for entry in ranked:
+    for entry in sorted(entries, key=rank):
         m = entry.metrics
+        a: dict[str, Any] = m.get("alignment") or {}
         for condition in ("transfer", "scratch"):
-            arm = m[condition]
             extra: dict[str, Any] = {}
+            if a:
+                extra["alignment"] = interval(a[condition]["mean_distance"])
+                extra["aligned"] = _float(a[condition]["success_rate"])
+            if not return_scored(entry):
+                out.append(Row(entry, condition, int(a["num_runs"]), None, None, **extra))
+                continue
+            arm = m[condition]
             if condition == "transfer":
-                extra = {
+                extra |= {
                     "jumpstart": interval(m["jumpstart_iqm"]),
                     "transfer_ratio": interval(m["transfer_ratio_iqm"]),
                     "improvement": interval(m["probability_of_improvement"]),
@@ -111,6 +141,15 @@ def rows(entries: Iterable[Entry]) -> list[Row]:
                 )
             )
     return out
+
+
+def normalized_distances(entry: Entry, condition: str) -> FloatArray:
+    """Per-pair alignment distance of ``condition`` divided by its base model's scale (a run is
+    aligned below 0.5); pairs sorted by (source seed, target seed), shape (num_pairs,)."""
+    arm = entry.metrics["alignment"][condition]
+    distance = np.array([_float(v) for v in arm["distance"]], dtype=np.float64)
+    scale = np.array([_float(v) for v in arm["scale"]], dtype=np.float64)
+    return np.asarray(distance / scale, dtype=np.float64)
 
 
 def normalized_final_returns(entry: Entry, condition: str) -> FloatArray:
@@ -147,8 +186,8 @@ class CrossView:
 
 
 def cross_views(entries: Iterable[Entry], reps: int = 2000) -> list[CrossView]:
-    """One :class:`CrossView` per tier with entries on two or more scenarios."""
-    grouped = group(entries)
+    """One :class:`CrossView` per tier with entries on two or more return-scored scenarios."""
+    grouped = group(e for e in entries if return_scored(e))
     out = []
     for tier in TIER_NAMES:
         scenarios = sorted({s for (s, t) in grouped if t == tier})
@@ -222,7 +261,7 @@ def transfer_matrices(entries: Iterable[Entry]) -> list[Matrix]:
     """Every (family, tier, agent) with two or more distinct source -> target pairs."""
     pairs: dict[str, tuple[str, str]] = {}
     found: dict[tuple[str, str, str], dict[tuple[str, str], tuple[str, Interval]]] = {}
-    for (scenario_id, tier), group_entries in group(entries).items():
+    for (scenario_id, tier), group_entries in group(e for e in entries if return_scored(e)).items():
         if scenario_id not in pairs:
             pairs[scenario_id] = pair_labels(load_scenario(scenario_id))
         for entry in group_entries:

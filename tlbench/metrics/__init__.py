@@ -8,6 +8,8 @@
   profiles), seeded and free of side effects on NumPy's global random state.
 * :mod:`tlbench.metrics.summary`: :func:`summarize`, all of the above for one scenario, with a
   JSON-safe :meth:`TransferSummary.to_dict`.
+* :mod:`tlbench.metrics.alignment`: embedding alignment (the distance between the base
+  encoder's and a transferred encoder's embeddings of the same states) and its success rule.
 
 >>> from tlbench.metrics import area_under_curve
 >>> area_under_curve([[0.0, 1.0]], steps=[0, 10], low=0.0, high=1.0).tolist()
@@ -22,6 +24,14 @@ from tlbench.metrics.aggregate import (
     performance_profile,
     probability_of_improvement,
     temporary_global_seed,
+)
+from tlbench.metrics.alignment import (
+    AlignmentArm,
+    AlignmentSummary,
+    aligned,
+    alignment_distances,
+    embedding_scale,
+    summarize_alignment,
 )
 from tlbench.metrics.summary import ArmSummary, TransferSummary, summarize
 from tlbench.metrics.transfer import (
@@ -44,6 +54,8 @@ from tlbench.metrics.transfer import (
 )
 
 __all__ = [
+    "AlignmentArm",
+    "AlignmentSummary",
     "ArmSummary",
     "BaseModelVariance",
     "Interval",
@@ -53,8 +65,11 @@ __all__ = [
     "TransferOutcome",
     "TransferSummary",
     "aggregate_interval",
+    "aligned",
+    "alignment_distances",
     "area_under_curve",
     "base_model_variance",
+    "embedding_scale",
     "final_return",
     "interval_estimates",
     "jumpstart",
@@ -66,6 +81,7 @@ __all__ = [
     "success_flags",
     "success_rate",
     "summarize",
+    "summarize_alignment",
     "temporary_global_seed",
     "time_to_threshold",
     "transfer_ratio",

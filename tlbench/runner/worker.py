@@ -44,11 +44,12 @@ class Job:
 
 
 class Store:
-    """The output folder: ``runs/<key>.json`` records, ``artifacts/<key>/``, ``logs/<key>.log``."""
+    """The output folder: ``runs/<key>.json`` records, ``artifacts/<key>/``, ``logs/<key>.log``
+    and, for agents with ``embed``, ``embeddings/<key>.npz`` (see :func:`embed_probes`)."""
 
     def __init__(self, out: Path) -> None:
         self.out = out
-        for sub in ("runs", "artifacts", "logs", "work"):
+        for sub in ("runs", "artifacts", "logs", "work", "embeddings"):
             (out / sub).mkdir(parents=True, exist_ok=True)
 
     def record_path(self, key: str) -> Path:
@@ -63,6 +64,17 @@ class Store:
     def work(self, key: str) -> Path:
         return self.out / "work" / key
 
+    def embeddings(self, key: str) -> Path:
+        return self.out / "embeddings" / f"{key}.npz"
+
+    def read_embeddings(self, key: str) -> dict[str, np.ndarray] | None:
+        """The arrays :func:`embed_probes` saved for run ``key``, or ``None`` if there are none."""
+        try:
+            with np.load(self.embeddings(key), allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}
+        except (OSError, ValueError):
+            return None
+
     def read(self, key: str) -> dict[str, Any] | None:
         """The record of run ``key``, or ``None`` if there is none (or it is unreadable)."""
         path = self.record_path(key)
@@ -72,10 +84,14 @@ class Store:
             return None
         return record
 
-    def finished(self, run: RunSpec) -> bool:
-        """Whether ``run`` finished before (its record says ok, and its artifact exists)."""
+    def finished(self, run: RunSpec, embeddings: bool = False) -> bool:
+        """Whether ``run`` finished before (its record says ok, and its artifact exists; with
+        ``embeddings``, also its probe-state embeddings: a run recorded before the agent had
+        ``embed`` runs again)."""
         record = self.read(run.key)
         if record is None or record.get("status") != "ok":
+            return False
+        if embeddings and not (record.get("embeddings") and self.embeddings(run.key).is_file()):
             return False
         return run.condition != "source" or self.artifact(run.key).is_dir()
 
@@ -120,6 +136,73 @@ def evaluate_policy(agent: Agent, env: Any, episodes: int) -> list[float]:
             )
         returns.append(total)
     return returns
+
+
+def has_embed(agent: Agent | type[Agent]) -> bool:
+    """Whether an agent (or agent class) has the optional ``embed`` capability."""
+    return callable(getattr(agent, "embed", None))
+
+
+def embed_probes(agent: Agent, observations: np.ndarray, n_actions: int) -> dict[str, np.ndarray]:
+    """The agent's abstract states of the probe observations, and where it predicts them to go.
+
+    Returns ``{"embeddings": (N, *abstract_shape)}`` from ``agent.embed(observations)`` (one call
+    on the batch of N observations), plus ``"transitions"``, shape (N, n_actions, 2), when the
+    embedding is 2-D and the agent has ``embed_transition``: the predicted next abstract state
+    of each state under each action (the embedding plots draw them as arrows).
+    """
+    n = len(observations)
+    raw = agent.embed(observations)  # type: ignore[attr-defined]
+    x = np.asarray(raw, dtype=np.float64)
+    if x.ndim < 2 or x.shape[0] != n or not np.all(np.isfinite(x)):
+        raise ValueError(
+            f"{type(agent).__name__}.embed() returned {_describe(x)} for a batch of {n} "
+            f"observations of shape {observations.shape[1:]}; it must return one finite abstract "
+            f"state per observation, an array of shape ({n}, ...)"
+        )
+    # saved as the agent gave them when they are floats (float32 for most networks)
+    out = {"embeddings": np.asarray(raw) if np.asarray(raw).dtype.kind == "f" else x}
+    step = getattr(agent, "embed_transition", None)
+    if callable(step) and x[0].size == 2 and n_actions > 0:
+        predicted = []
+        for a in range(n_actions):
+            y = np.asarray(step(np.asarray(raw), np.full(n, a, np.int64)), dtype=np.float64)
+            if y.shape != x.shape or not np.all(np.isfinite(y)):
+                raise ValueError(
+                    f"{type(agent).__name__}.embed_transition() returned {_describe(y)} for "
+                    f"{n} abstract states of shape {x.shape[1:]}; it must return the finite "
+                    f"predicted next abstract states, an array of shape {x.shape}"
+                )
+            predicted.append(y.reshape(n, 2))
+        out["transitions"] = np.stack(predicted, axis=1)
+    return out
+
+
+def _describe(x: np.ndarray) -> str:
+    finite = "finite" if np.all(np.isfinite(x)) else "non-finite"
+    return f"a {finite} array of shape {x.shape}"
+
+
+def _save_embeddings(
+    job: Job, store: Store, agent: Agent, phase: str, n_actions: int
+) -> dict[str, Any]:
+    """Embed the probe states (the source rendering for a source run, the target rendering for a
+    target run) and save them. Returns what the run's record gets: the file and the number of
+    probe states (nothing when the agent has no ``embed`` or the scenario no probe states)."""
+    if not has_embed(agent):
+        return {}
+    from tlbench.runner.probes import probe_set
+
+    probes = probe_set(job.scenario, job.tier)
+    if probes is None:
+        return {}
+    arrays = embed_probes(agent, probes.source if phase == "source" else probes.target, n_actions)
+    path = store.embeddings(job.run.key)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
+    os.replace(tmp, path)
+    return {"embeddings": str(path), "probes": len(probes)}
 
 
 def _context(job: Job, phase: str, spaces: tuple[Any, Any], work: Path) -> AgentContext:
@@ -172,6 +255,7 @@ def execute(job: Job, progress: Callable[[int, int], None] | None = None) -> dic
         "log": str(store.log(run.key)),
     }
     work = store.work(run.key)
+    store.embeddings(run.key).unlink(missing_ok=True)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     started = time.perf_counter()
@@ -223,11 +307,18 @@ def _source_phase(
     agent.save(tmp)
     shutil.rmtree(artifact, ignore_errors=True)
     os.replace(tmp, artifact)
+    embedded = _save_embeddings(job, store, agent, "source", _n_actions(envs[0].action_space))
     return {
         "steps": {"source": [env.steps for env in envs]},
         "artifact": str(artifact),
         "timing": {"train_s": train_s},
+        **embedded,
     }
+
+
+def _n_actions(space: Any) -> int:
+    n = getattr(space, "n", None)
+    return int(n) if n is not None else 0
 
 
 def _target_phase(
@@ -239,12 +330,17 @@ def _target_phase(
 ) -> dict[str, Any]:
     tier = job.scenario.tier(job.tier)
     target = job.scenario.target_for(job.tier)  # the tier's env kwargs applied
-    eval_env = target.make()
+    # A scenario scored by embedding alignment has no return to evaluate (a reward-free target:
+    # every return is 0), so its runs train with the tier's budget and skip the evaluations.
+    returns = job.scenario.score == "return"
+    eval_env = target.make() if returns else None
     curve: dict[int, list[float]] = {}
     eval_time = 0.0
 
     def evaluate_at(step: int) -> None:
         nonlocal eval_time
+        if eval_env is None:
+            return
         t0 = time.perf_counter()
         curve[step] = evaluate_policy(agent, eval_env, tier.eval_episodes)
         eval_time += time.perf_counter() - t0
@@ -253,7 +349,7 @@ def _target_phase(
         target.make(),
         tier.target_steps,
         seed=job.run.seed,
-        checkpoints=tier.checkpoints,
+        checkpoints=tier.checkpoints if returns else (),
         on_checkpoint=evaluate_at,
     )
     if progress:
@@ -275,12 +371,18 @@ def _target_phase(
     env.finish()
     # The evaluations inside train_target are the runner's time, not the agent's.
     train_s = time.perf_counter() - start - (eval_time - eval_before)
-    eval_env.close()
-    checkpoints = tier.checkpoints
-    return {
-        "checkpoints": checkpoints,
-        "returns": [curve[c] for c in checkpoints],
-        "curve": [float(np.mean(curve[c])) for c in checkpoints],
-        "steps": {"target": env.steps},
-        "timing": {"train_s": train_s, "eval_s": eval_time, "load_s": load_s},
-    }
+    t0 = time.perf_counter()
+    embedded = _save_embeddings(job, store, agent, "target", _n_actions(env.action_space))
+    timing = {"train_s": train_s, "eval_s": eval_time, "load_s": load_s}
+    if embedded:
+        timing["embed_s"] = time.perf_counter() - t0
+    record: dict[str, Any] = {"steps": {"target": env.steps}, "timing": timing, **embedded}
+    if eval_env is not None:
+        eval_env.close()
+        checkpoints = tier.checkpoints
+        record.update(
+            checkpoints=checkpoints,
+            returns=[curve[c] for c in checkpoints],
+            curve=[float(np.mean(curve[c])) for c in checkpoints],
+        )
+    return record

@@ -329,7 +329,8 @@ class Scenario(_Model):
     target: EnvRef
     score: ScoreName = Field(
         default="return",
-        description="'return' (episode return) or 'embedding-alignment' (representation-only)",
+        description="'return' (episode return) or 'embedding-alignment' (the transferred "
+        "encoder's distance to the base encoder on the same states; no returns)",
     )
     success_threshold_: float | None = Field(default=None, alias="success_threshold")
     normalization_: Normalization | None = Field(default=None, alias="normalization")
