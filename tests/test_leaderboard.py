@@ -494,6 +494,7 @@ def test_cross_scenario_view_uses_as_many_runs_of_each_scenario(
     )
     [view] = cross_views(load_entries(board), reps=200)
     assert view.tier == "standard" and view.scenarios == ["test/tiny", "toy/maze"]
+    assert view.suite == "grid" and view.slug == "grid-standard"
     assert view.runs_per_scenario == 3 and view.excluded == ["b"]
     assert sorted(view.scores) == ["a (fine-tune)", "a (scratch)"]
     assert view.scores["a (fine-tune)"].shape == (3, 2)

@@ -16,7 +16,7 @@ Files (relative to the leaderboard folder)::
     site/img/<scenario>/<tier>-profiles.png    performance profiles (rliable)
     site/img/<scenario>/<tier>-alignment.png   scenarios scored by embedding alignment (instead
                                                of the three above): each run's distance / scale
-    site/img/across/<tier>-{intervals,profiles}.png
+    site/img/across/<suite>-<tier>-{intervals,profiles}.png
     site/img/matrix/<family>-<tier>.png        transfer matrices
 """
 
@@ -440,10 +440,10 @@ def render_readme(
         ]
     out += ["", "## Across scenarios", ""]
     if not views:
-        out += ["Appears when a tier has entries on two or more scenarios.", ""]
+        out += ["Appears when a tier has entries on two or more scenarios of a suite.", ""]
     for view in views:
         out += [
-            f"### {view.tier} tier",
+            f"### {view.suite} scenarios, {view.tier} tier",
             "",
             f"Normalised final return (0 = random, 1 = reference) over {len(view.scenarios)} "
             f"scenarios ({', '.join(view.scenarios)}), {view.runs_per_scenario} runs per "
@@ -460,12 +460,12 @@ def render_readme(
         if view.excluded:
             out += [
                 "",
-                f"Not on every scenario of the tier, so left out: {', '.join(view.excluded)}.",
+                f"Not on every scenario of the view, so left out: {', '.join(view.excluded)}.",
             ]
         out += [
             "",
-            f"Plots: [intervals](site/img/across/{view.tier}-intervals.png), "
-            f"[profiles](site/img/across/{view.tier}-profiles.png).",
+            f"Plots: [intervals](site/img/across/{view.slug}-intervals.png), "
+            f"[profiles](site/img/across/{view.slug}-profiles.png).",
             "",
         ]
     out += ["## Transfer matrices", ""]
@@ -530,13 +530,16 @@ function sortTable(table, column, header) {
     const cell = row.cells[column];
     const value = cell.dataset.value;
     if (value === undefined) return cell.textContent.trim();
-    return value === "" ? null : Number(value);
+    if (value === "") return null;
+    const number = Number(value);
+    return Number.isNaN(number) ? value : number;  // labels sort as text, values as numbers
   };
   const rows = Array.from(body.rows);
   rows.sort((a, b) => {
     const x = key(a), y = key(b);
     if (x === null || y === null) return (x === null) - (y === null);
-    const order = typeof x === "number" ? x - y : String(x).localeCompare(String(y));
+    const numbers = typeof x === "number" && typeof y === "number";
+    const order = numbers ? x - y : String(x).localeCompare(String(y));
     return ascending ? order : -order;
   });
   for (const row of rows) body.appendChild(row);
@@ -674,10 +677,10 @@ def render_site(
         out.append("</section>")
     out += ['<section id="across">', "<h2>Across scenarios</h2>"]
     if not views:
-        out.append("<p>Appears when a tier has entries on two or more scenarios.</p>")
+        out.append("<p>Appears when a tier has entries on two or more scenarios of a suite.</p>")
     for view in views:
         out += [
-            f"<h3>{_e(view.tier)} tier</h3>",
+            f"<h3>{_e(view.suite)} scenarios, {_e(view.tier)} tier</h3>",
             f'<p class="meta">Normalised final return (0 = random, 1 = reference) over '
             f"{len(view.scenarios)} scenarios ({_e(', '.join(view.scenarios))}), "
             f"{view.runs_per_scenario} runs per scenario (round-robin over base models), "
@@ -691,15 +694,15 @@ def render_site(
             )
             for label, ivs in view.intervals.items()
         ]
-        out += _html_table(f"table-across-{view.tier}", ["agent", *AGGREGATE_TITLES.values()], body)
+        out += _html_table(f"table-across-{view.slug}", ["agent", *AGGREGATE_TITLES.values()], body)
         if view.excluded:
             out.append(f"<p>Left out (not on every scenario): {_e(', '.join(view.excluded))}</p>")
         out += [
             '<div class="plots">',
-            f'<img src="img/across/{_e(view.tier)}-profiles.png" '
-            f'alt="{_e(view.tier)} tier: performance profiles across scenarios">',
-            f'<img class="wide" src="img/across/{_e(view.tier)}-intervals.png" '
-            f'alt="{_e(view.tier)} tier: aggregate intervals across scenarios">',
+            f'<img src="img/across/{_e(view.slug)}-profiles.png" '
+            f'alt="{_e(view.suite)} scenarios, {_e(view.tier)} tier: performance profiles">',
+            f'<img class="wide" src="img/across/{_e(view.slug)}-intervals.png" '
+            f'alt="{_e(view.suite)} scenarios, {_e(view.tier)} tier: aggregate intervals">',
             "</div>",
         ]
     out += ["</section>", '<section id="matrices">', "<h2>Transfer matrices</h2>"]
@@ -779,13 +782,13 @@ def render(entries: Sequence[Entry], out: Path, reps: int = REPS) -> list[Path]:
         )  # fmt: skip
     for view in views:
         label_colours = _label_colours(view.scores, colours)
-        title = f"Across {len(view.scenarios)} scenarios ({view.tier} tier)"
+        title = f"Across {len(view.scenarios)} {view.suite} scenarios ({view.tier} tier)"
         plot_intervals(
-            view.intervals, label_colours, title, site / f"img/across/{view.tier}-intervals.png"
+            view.intervals, label_colours, title, site / f"img/across/{view.slug}-intervals.png"
         )
         plot_profiles(
             view.scores, label_colours, f"{title}: performance profiles",
-            site / f"img/across/{view.tier}-profiles.png",
+            site / f"img/across/{view.slug}-profiles.png",
         )  # fmt: skip
     for (fam, tier), group_matrices in _matrix_groups(matrices).items():
         plot_matrices(group_matrices, site / f"img/matrix/{fam}-{tier}.png")

@@ -6,12 +6,14 @@ and transfer matrices. Pure data; :mod:`tlbench.leaderboard.render` turns it int
   and its paired ``scratch`` control. Intervals are the entry's recomputed IQMs with 95%
   stratified-bootstrap intervals; jumpstart, transfer ratio, P(transfer > scratch) and the
   negative-transfer flag compare the two conditions, so the scratch row has none.
-* **Cross-scenario view**, per tier: each run's final return normalised by its scenario's random
-  (0) and reference (1) returns, aggregated over the scenarios with rliable (IQM, mean, median,
+* **Cross-scenario view**, per suite and tier (the suite is the env family of a scenario's
+  target: ``grid`` for the maze and labyrinth scenarios, ``bullet`` for the PyBullet ones, whose
+  agents seldom overlap): each run's final return normalised by its scenario's random (0) and
+  reference (1) returns, aggregated over the scenarios with rliable (IQM, mean, median,
   optimality gap; performance profiles). rliable needs as many runs on every scenario, so each
   scenario contributes its ``k`` first pairs in round-robin order over base models
   (target seed 0 of every source seed, then target seed 1, ...), ``k`` being the smallest pair
-  count among the tier's scenarios. Agents without an entry on every scenario of the tier are
+  count among the view's scenarios. Agents without an entry on every scenario of the view are
   left out (and listed).
 * **Embedding alignment.** A scenario scored by embedding alignment (``maze/inverse-reward-free``)
   has no returns: its rows show the mean alignment distance of each condition (lower is better;
@@ -175,8 +177,9 @@ def round_robin(entry: Entry, k: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CrossView:
-    """The cross-scenario aggregate of one tier."""
+    """The cross-scenario aggregate of one suite (target env family) and tier."""
 
+    suite: str
     tier: str
     scenarios: list[str]
     runs_per_scenario: int
@@ -184,13 +187,20 @@ class CrossView:
     intervals: dict[str, dict[str, Interval]]  # row label -> aggregate -> interval
     excluded: list[str] = field(default_factory=list)  # names without an entry everywhere
 
+    @property
+    def slug(self) -> str:
+        """``<suite>-<tier>``: names the view's plots and its HTML table."""
+        return f"{self.suite}-{self.tier}"
+
 
 def cross_views(entries: Iterable[Entry], reps: int = 2000) -> list[CrossView]:
-    """One :class:`CrossView` per tier with entries on two or more return-scored scenarios."""
+    """One :class:`CrossView` per suite and tier with entries on two or more return-scored
+    scenarios."""
     grouped = group(e for e in entries if return_scored(e))
+    suites = {s: suite(s) for (s, _) in grouped}
     out = []
-    for tier in TIER_NAMES:
-        scenarios = sorted({s for (s, t) in grouped if t == tier})
+    for suite_name, tier in sorted({(v, t) for v in suites.values() for t in TIER_NAMES}):
+        scenarios = sorted({s for (s, t) in grouped if t == tier and suites[s] == suite_name})
         if len(scenarios) < 2:
             continue
         by_name: dict[str, dict[str, Entry]] = {}
@@ -214,6 +224,7 @@ def cross_views(entries: Iterable[Entry], reps: int = 2000) -> list[CrossView]:
                 scores[f"{name} ({CONDITIONS[condition]})"] = np.stack(columns, axis=1)
         out.append(
             CrossView(
+                suite=suite_name,
                 tier=tier,
                 scenarios=scenarios,
                 runs_per_scenario=k,
@@ -223,6 +234,13 @@ def cross_views(entries: Iterable[Entry], reps: int = 2000) -> list[CrossView]:
             )
         )
     return out
+
+
+def suite(scenario_id: str) -> str:
+    """The env family (``grid``, ``bullet``) of a scenario's target env."""
+    from tlbench.envs import env_info
+
+    return env_info(load_scenario(scenario_id).target.env).family
 
 
 def family(scenario_id: str) -> str:
