@@ -81,22 +81,6 @@ def make_agent(case: Case, device: str) -> tuple[Dreamer, gym.Env[Any, Any]]:
     return Dreamer(context, verbose=False, **case.kwargs), env
 
 
-def fill(agent: Dreamer, env: gym.Env[Any, Any], steps: int) -> Any:
-    """A replay of ``steps`` random steps."""
-    (replay,) = agent._replays(1)
-    io = agent._env_io(env)
-    obs, _ = env.reset(seed=0)
-    replay.add(io.observation(obs), None, 0.0)
-    for _ in range(steps):
-        action = agent._random_action(io)
-        obs, reward, terminated, truncated, _ = env.step(io.action(action))
-        replay.add(io.observation(obs), action, float(reward))
-        if terminated or truncated:
-            obs, _ = env.reset()
-            replay.add(io.observation(obs), None, 0.0)
-    return replay
-
-
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -177,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.manual_seed(0)
         agent, env = make_agent(case, device)
         s = agent.sizes
-        replay = fill(agent, env, max(200, 2 * s["batch_length"]))
+        replay = agent.random_replay(env, max(200, 2 * s["batch_length"]))
         updates = time_updates(agent, replay, args.updates, device)
         acting = time_acting(agent, env, args.act_steps, device)
         repeat = agent.frames_per_step(env)  # the env's action repeat: the schedule is in frames

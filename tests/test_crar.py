@@ -7,7 +7,6 @@ import contextlib
 import math
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +38,7 @@ TINY: dict[str, Any] = {"epochs": 2, "updates_per_epoch": 5, "verbose": False}
 NON_ENCODER = ("transition", "reward", "discount", "q")
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tests share a small machine: torch on one thread (and deterministic op order)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_agent(

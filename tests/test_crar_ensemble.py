@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +40,7 @@ def tolerance(length: int) -> float:
     return 1e-9 if length <= 40 else 1e-6
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_agent(tmp_path: Path, seed: int, env_id: str = "tlbench/Maze-v0", **kwargs: Any) -> CRAR:

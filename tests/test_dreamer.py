@@ -8,7 +8,6 @@ import importlib.util
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from baselines.dreamer import (
     DreamerConfig,
     DreamerNetworks,
     EnvIO,
-    Replay,
     lambda_return,
 )
 from baselines.dreamer.ftl import fractional_transfer, transfer_rules
@@ -56,13 +54,7 @@ TINY: dict[str, Any] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tests share a small machine: torch on one thread (and deterministic op order)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_env(env_id: str, episode: int | None = None, **kwargs: Any) -> gym.Env[Any, Any]:
@@ -128,21 +120,6 @@ def params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def fill(agent: Dreamer, env: gym.Env[Any, Any], steps: int) -> Replay:
-    """A replay of ``steps`` random steps of ``env``."""
-    (replay,) = agent._replays(1)
-    io = agent._env_io(env)
-    obs, _ = env.reset(seed=0)
-    replay.add(io.observation(obs), None, 0.0)
-    for _ in range(steps):
-        action = agent._random_action(io)
-        obs, reward, terminated, truncated, _ = env.step(io.action(action))
-        replay.add(io.observation(obs), action, float(reward))
-        if terminated or truncated:
-            replay.add(io.observation(env.reset()[0]), None, 0.0)
-    return replay
 
 
 # ----------------------------------------------------------------------------------------------
@@ -291,7 +268,7 @@ def test_world_model_losses_fall_on_a_fixed_batch(
     39%, 7%, 24%; pixels 29%, 2%, 30%; the KL rises from the near-zero of a fresh model)."""
     env = make_env(env_id, 40, **env_kwargs)
     agent = Dreamer(context(tmp_path, "target", [env], env), **{**TINY, "free_nats": 0.0})
-    batch = agent.sample([fill(agent, env, 100)])
+    batch = agent.sample([agent.random_replay(env, 100)])
     with torch.no_grad():
         before = {k: float(v) for k, v in agent.world_model_losses(batch)[0].items()}
     for _ in range(60):
@@ -304,7 +281,7 @@ def test_world_model_losses_fall_on_a_fixed_batch(
 
 def test_actor_and_value_train_only_their_own_weights(tmp_path: Path) -> None:
     agent, env = target_agent(tmp_path=tmp_path)
-    batch = agent.sample([fill(agent, env, 60)])
+    batch = agent.sample([agent.random_replay(env, 60)])
     before = {name: params(m) for name, m in agent.nets.named_children()}
     agent.update(batch)
     for name, module in agent.nets.named_children():
@@ -325,7 +302,7 @@ def test_actor_and_value_train_only_their_own_weights(tmp_path: Path) -> None:
 
 def test_amp_update_runs(tmp_path: Path) -> None:
     agent, env = target_agent(tmp_path=tmp_path, amp=True)
-    losses = agent.update(agent.sample([fill(agent, env, 40)]))
+    losses = agent.update(agent.sample([agent.random_replay(env, 40)]))
     assert all(np.isfinite(v) for v in losses.values())
 
 
@@ -405,7 +382,7 @@ def test_multi_source_pads_and_alternates_episodes(tmp_path: Path) -> None:
 
 def test_sequences_reset_the_state_at_episode_starts(tmp_path: Path) -> None:
     agent, env = target_agent(tmp_path=tmp_path, episode=5)
-    replay = fill(agent, env, 30)  # 6 episodes of 5 steps and the 7th one's start: 37 entries
+    replay = agent.random_replay(env, 30)  # 6 episodes of 5 steps, the 7th one's start: 37
     assert len(replay) == 37 and replay._first[0][:37].sum() == 7
     batch = replay.sample(np.random.default_rng(0), 50, 8, agent.device)
     assert batch.first[:, 0].all() and batch.first[:, 1:].any()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
 
@@ -22,8 +23,13 @@ LIBRARIES = (
 
 def versions() -> dict[str, str]:
     """Python's and each library's installed version (``"not installed"`` when missing)."""
+    return library_versions(LIBRARIES)
+
+
+def library_versions(names: Iterable[str]) -> dict[str, str]:
+    """Python's version and each named distribution's (``"not installed"`` when missing)."""
     out = {"python": platform.python_version()}
-    for name in LIBRARIES:
+    for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -12,10 +12,9 @@ import os
 import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Protocol
 
-from tlbench.system import cpu_model
+from tlbench.system import cpu_model, library_versions
 
 
 class Case(Protocol):
@@ -54,17 +53,6 @@ def time_cases(cases: Sequence[Case], repeats: int) -> list[Timing]:
         for case, case_rates in zip(cases, rates, strict=True):
             case_rates.append(case.run())
     return [Timing(tuple(r)) for r in rates]
-
-
-def library_versions(names: Iterable[str]) -> dict[str, str]:
-    """Python's version and each named distribution's (``"not installed"`` when missing)."""
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 def header(title: str, libraries: Iterable[str], settings: str) -> str:

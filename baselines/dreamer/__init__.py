@@ -739,6 +739,22 @@ class Dreamer(Agent):
     def _replays(self, n: int) -> list[Replay]:
         return [Replay(self.obs_shape, self.io.obs_dtype, self.action_width) for _ in range(n)]
 
+    def random_replay(self, env: gym.Env[Any, Any], steps: int, seed: int = 0) -> Replay:
+        """A replay of ``steps`` uniformly random steps of ``env`` (first reset seeded with
+        ``seed``), outside any budget: for tests and benchmarks of :meth:`update`."""
+        (replay,) = self._replays(1)
+        io = self._env_io(env)
+        obs, _ = env.reset(seed=seed)
+        replay.add(io.observation(obs), None, 0.0)
+        for _ in range(steps):
+            action = self._random_action(io)
+            obs, reward, terminated, truncated, _ = env.step(io.action(action))
+            replay.add(io.observation(obs), action, float(reward))
+            if terminated or truncated:
+                obs, _ = env.reset()
+                replay.add(io.observation(obs), None, 0.0)
+        return replay
+
     # ------------------------------------------------------------------------------------------
     # The agent API
 
