@@ -7,8 +7,9 @@ Run from the repository root (the study of docs/reproductions/crar.md)::
 
 What it does, with the code's data regime (``specs/baselines.md``, CRAR):
 
-1. ``--base-models`` B base models (agent seeds 0..B-1), each on its own ``--steps`` uniformly
-   random steps of ``tlbench/Maze-v0``, trained offline from scratch: ``--base-epochs`` epochs of
+1. ``--base-models`` B base models (agent seeds ``--first-seed`` + 0..B-1), each on its own
+   ``--steps`` uniformly random steps of ``tlbench/Maze-v0``, trained offline from scratch:
+   ``--base-epochs`` epochs of
    ``--updates-per-epoch`` updates, lr 5e-4 times 0.9 after each epoch.
 2. For each base model ``--transfers`` T transfers in the paper's ``freeze`` mode (every
    component copied, only the encoder trains), each with its own agent seed and its own fresh
@@ -433,6 +434,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path("runs/crar_maze_study"))
     parser.add_argument("--base-models", type=int, default=4, help="B base models")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="agent seed of the first base model (a replication uses fresh seeds)",
+    )
     parser.add_argument("--transfers", type=int, default=11, help="T transfers per base model")
     parser.add_argument("--steps", type=int, default=5_000, help="random steps per buffer")
     parser.add_argument("--base-epochs", type=int, default=50, help="paper: 50")
@@ -486,7 +493,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
 
     base_members: list[dict[str, Any]] = [
-        {"name": f"base_{b}", "base": b, "seed": b, "data_seed": BASE_DATA_SEED + b}
+        {
+            "name": f"base_{b}",
+            "base": b,
+            "seed": args.first_seed + b,
+            "data_seed": BASE_DATA_SEED + args.first_seed + b,
+        }
         for b in range(args.base_models)
     ]
     jobs: list[dict[str, Any]] = [
@@ -516,8 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "name": f"transfer_{b}_{t}",
             "base": b,
             "transfer": t,
-            "seed": TRANSFER_SEED + 100 * b + t,
-            "data_seed": TRANSFER_SEED + 100 * b + t,
+            "seed": TRANSFER_SEED + 100 * (args.first_seed + b) + t,
+            "data_seed": TRANSFER_SEED + 100 * (args.first_seed + b) + t,
         }
         for b in range(args.base_models)
         for t in range(args.transfers)
