@@ -299,7 +299,7 @@ def test_leaderboard_recomputes_and_shows_alignment(
         'src="img/test/tiny-rf/smoke-alignment.png"'
         in (tmp_path / "site" / "site" / "index.html").read_text()
     )
-    assert "| embedder (fine-tune) | " in readme and "| 0.000 [0.000, 0.000] | 1.000 |" in readme
+    assert "| embedder (transfer) | " in readme and "| 0.000 [0.000, 0.000] | 1.000 |" in readme
 
 
 def test_leaderboard_rejects_tampered_alignment(alignment_results: Path, tmp_path: Path) -> None:

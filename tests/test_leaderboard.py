@@ -478,7 +478,7 @@ def test_transfer_matrix_appears_for_a_family_with_several_pairs(
     written = render(entries, tmp_path / "out", reps=200)
     assert Path("site/img/matrix/toy-smoke.png") in written
     readme = (tmp_path / "out" / "README.md").read_text()
-    assert "### toy family, smoke tier: toy (fine-tune)" in readme
+    assert "### toy family, smoke tier: toy (transfer)" in readme
     assert "test family" not in readme  # one pair only: no matrix
 
 
@@ -496,15 +496,15 @@ def test_cross_scenario_view_uses_as_many_runs_of_each_scenario(
     assert view.tier == "standard" and view.scenarios == ["test/tiny", "toy/maze"]
     assert view.suite == "grid" and view.slug == "grid-standard"
     assert view.runs_per_scenario == 3 and view.excluded == ["b"]
-    assert sorted(view.scores) == ["a (fine-tune)", "a (scratch)"]
-    assert view.scores["a (fine-tune)"].shape == (3, 2)
+    assert sorted(view.scores) == ["a (scratch)", "a (transfer)"]
+    assert view.scores["a (transfer)"].shape == (3, 2)
     assert set(view.intervals["a (scratch)"]) == {"iqm", "mean", "median", "optimality_gap"}
 
 
 def test_rows_show_both_conditions_of_an_entry(tasks: Path, board: Path, tmp_path: Path) -> None:
     submit(write(tmp_path / "a.json", make_results()), board, name="toy")
     [fine_tune, scratch] = rows(load_entries(board))
-    assert fine_tune.label == "toy (fine-tune)" and scratch.label == "toy (scratch)"
+    assert fine_tune.label == "toy (transfer)" and scratch.label == "toy (scratch)"
     assert fine_tune.improvement is not None and scratch.improvement is None
     cells = row_cells(scratch)
     assert cells[3] == "—" and cells[4].count("[") == 1

@@ -320,7 +320,7 @@ def plot_matrices(matrices: Sequence[Matrix], path: Path) -> None:
         ax.set_xticks(range(len(targets)), [wrap(t) for t in targets], fontsize="small")
         ax.set_yticks(range(len(sources)), [wrap(s) for s in sources] if i == 0 else [],
                       fontsize="small")  # fmt: skip
-        ax.set_title(f"{m.name} (fine-tune)", fontsize="medium")
+        ax.set_title(f"{m.name} (transfer)", fontsize="medium")
         ax.set_xlabel("target", fontsize="small")
     axes[0].set_ylabel("source(s)", fontsize="small")
     assert image is not None
@@ -475,7 +475,7 @@ def render_readme(
         )
     for m in matrices:
         out += [
-            f"### {m.family} family, {m.tier} tier: {m.name} (fine-tune)",
+            f"### {m.family} family, {m.tier} tier: {m.name} (transfer)",
             "",
             "IQM transfer ratio (95% CI) of each source -> target pair; — = not evaluated.",
             "",
@@ -724,7 +724,7 @@ def render_site(
                 )
                 for s in m.sources
             ]  # fmt: skip
-            out.append(f"<p>{_e(m.name)} (fine-tune): IQM transfer ratio (95% CI)</p>")
+            out.append(f"<p>{_e(m.name)} (transfer): IQM transfer ratio (95% CI)</p>")
             out += _html_table(
                 f"table-matrix-{fam}-{tier}-{m.name}", ["source \\ target", *m.targets], body
             )

@@ -2,7 +2,8 @@
 and transfer matrices. Pure data; :mod:`tlbench.leaderboard.render` turns it into files.
 
 * **Rows.** Every entry holds both conditions of its evaluation, so it gives two rows: the agent
-  with transfer (``fine-tune`` for the SB3 baselines: naive fine-tuning of the source weights)
+  with transfer (``transfer``: whatever the agent does with its source artifact, naive
+  fine-tuning of the source weights for the SB3 baselines)
   and its paired ``scratch`` control. Intervals are the entry's recomputed IQMs with 95%
   stratified-bootstrap intervals; jumpstart, transfer ratio, P(transfer > scratch) and the
   negative-transfer flag compare the two conditions, so the scratch row has none.
@@ -41,7 +42,7 @@ from tlbench.metrics._validation import FloatArray
 from tlbench.scenarios import TIER_NAMES, Scenario, load_scenario
 
 #: the row label of each condition
-CONDITIONS = {"transfer": "fine-tune", "scratch": "scratch"}
+CONDITIONS = {"transfer": "transfer", "scratch": "scratch"}
 
 
 def interval(d: Mapping[str, Any]) -> Interval:
@@ -77,7 +78,7 @@ class Row:
 
     @property
     def label(self) -> str:
-        """``name (fine-tune)`` or ``name (scratch)``."""
+        """``name (transfer)`` or ``name (scratch)``."""
         return f"{self.entry.name} ({CONDITIONS[self.condition]})"
 
 
