@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,3 +23,34 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def evaluate_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``evaluate_cli(agent, scenario, out, *kwargs, timeout=900)``: the finished process of
+    ``tlbench evaluate AGENT --scenario SCENARIO --tier smoke --out OUT --no-plot -k KWARG ...``,
+    run through the installed console script from the repository root, output captured."""
+
+    def run(
+        agent: str, scenario: str, out: Path, *kwargs: str, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        command = [
+            str(Path(sys.executable).with_name("tlbench")),
+            "evaluate",
+            agent,
+            "--scenario",
+            scenario,
+            "--tier",
+            "smoke",
+            "--out",
+            str(out),
+            "--no-plot",
+        ]
+        for kwarg in kwargs:
+            command += ["-k", kwarg]
+        return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+    return run

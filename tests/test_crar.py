@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from tlbench.runner.budget import BudgetedEnv
 from tlbench.runner.worker import evaluate_policy
 
 ROOT = Path(__file__).resolve().parents[1]
+CRAR_DIR = str(ROOT / "baselines" / "crar")
 #: a schedule small enough for unit tests: 2 epochs of 5 updates
 TINY: dict[str, Any] = {"epochs": 2, "updates_per_epoch": 5, "verbose": False}
 NON_ENCODER = ("transition", "reward", "discount", "q")
@@ -529,7 +529,7 @@ def test_predict_and_embed_single_and_batched(tmp_path: Path) -> None:
 
 
 def test_the_cli_loads_the_package_as_an_agent() -> None:
-    assert AgentRef.parse(str(ROOT / "baselines" / "crar")).load_class().__name__ == "CRAR"
+    assert AgentRef.parse(CRAR_DIR).load_class().__name__ == "CRAR"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -611,30 +611,15 @@ def test_crar_learns_the_meta_labyrinth(tmp_path: Path) -> None:
 # The CLI
 
 
-def run_cli(out: Path, *kwargs: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        str(Path(sys.executable).with_name("tlbench")),
-        "evaluate",
-        str(ROOT / "baselines" / "crar"),
-        "--scenario",
-        "maze/inverse",
-        "--tier",
-        "smoke",
-        "--out",
-        str(out),
-        "--no-plot",
-    ]
-    for kwarg in kwargs:
-        command += ["-k", kwarg]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
-
-
-def test_cli_smoke_with_a_tiny_schedule(tmp_path: Path) -> None:
-    result = run_cli(tmp_path / "out", "mode=freeze", "epochs=1", "updates_per_epoch=20")
+def test_cli_smoke_with_a_tiny_schedule(tmp_path: Path, evaluate_cli: Callable[..., Any]) -> None:
+    result = evaluate_cli(
+        CRAR_DIR, "maze/inverse", tmp_path / "out", "mode=freeze", "epochs=1",
+        "updates_per_epoch=20",
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.slow
-def test_cli_smoke_tier(tmp_path: Path) -> None:
-    result = run_cli(tmp_path / "out", "mode=freeze")
+def test_cli_smoke_tier(tmp_path: Path, evaluate_cli: Callable[..., Any]) -> None:
+    result = evaluate_cli(CRAR_DIR, "maze/inverse", tmp_path / "out", "mode=freeze")
     assert result.returncode == 0, result.stdout + result.stderr

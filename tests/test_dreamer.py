@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from tlbench.runner.budget import BudgetedEnv
 from tlbench.runner.worker import evaluate_policy
 
 ROOT = Path(__file__).resolve().parents[1]
+DREAMER_DIR = str(ROOT / "baselines" / "dreamer")
 PEND = "tlbench/InvertedPendulumSwingup-v0"
 DOUBLE = "tlbench/InvertedDoublePendulumSwingup-v0"
 CHEETAH = "tlbench/HalfCheetah-v0"
@@ -669,7 +670,7 @@ def test_discrete_maze(tmp_path: Path) -> None:
 
 
 def test_the_cli_loads_the_package_and_its_classes() -> None:
-    path = str(ROOT / "baselines" / "dreamer")
+    path = DREAMER_DIR
     assert AgentRef.parse(path).load_class().__name__ == "Dreamer"
     assert AgentRef.parse(path + ":FTL").load_class().__name__ == "FTL"
     assert AgentRef.parse(path + ":MMTL").load_class().__name__ == "MMTL"
@@ -730,29 +731,13 @@ def test_dreamer_learns_the_swingup_from_state(tmp_path: Path) -> None:
 # The CLI
 
 
-def run_cli(out: Path, agent: str, scenario: str, *kwargs: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        str(Path(sys.executable).with_name("tlbench")),
-        "evaluate",
-        str(ROOT / "baselines" / "dreamer") + agent,
-        "--scenario",
-        scenario,
-        "--tier",
-        "smoke",
-        "--out",
-        str(out),
-        "--no-plot",
-    ]
-    for kwarg in kwargs:
-        command += ["-k", kwarg]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=1800)
-
-
 TINY_CLI = ("size=small", "batch_size=4", "batch_length=16", "train_steps=2", "verbose=false")
 
 
-def test_cli_smoke_ftl_with_tiny_settings(tmp_path: Path) -> None:
-    result = run_cli(tmp_path / "out", ":FTL", "bullet/invpend/2-sources", *TINY_CLI)
+def test_cli_smoke_ftl_with_tiny_settings(tmp_path: Path, evaluate_cli: Callable[..., Any]) -> None:
+    result = evaluate_cli(
+        DREAMER_DIR + ":FTL", "bullet/invpend/2-sources", tmp_path / "out", *TINY_CLI, timeout=1800
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     records = [json.loads(p.read_text()) for p in (tmp_path / "out").rglob("runs/*.json")]
     assert len(records) == 5 and all(r["status"] == "ok" for r in records), records
@@ -760,8 +745,12 @@ def test_cli_smoke_ftl_with_tiny_settings(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("agent", ["", ":MMTL"])
-def test_cli_smoke_dreamer_and_mmtl_with_tiny_settings(agent: str, tmp_path: Path) -> None:
-    result = run_cli(tmp_path / "out", agent, "bullet/invpend/2-sources", *TINY_CLI)
+def test_cli_smoke_dreamer_and_mmtl_with_tiny_settings(
+    agent: str, tmp_path: Path, evaluate_cli: Callable[..., Any]
+) -> None:
+    result = evaluate_cli(
+        DREAMER_DIR + agent, "bullet/invpend/2-sources", tmp_path / "out", *TINY_CLI, timeout=1800
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     records = [json.loads(p.read_text()) for p in (tmp_path / "out").rglob("runs/*.json")]
     assert len(records) == 5 and all(r["status"] == "ok" for r in records), records
