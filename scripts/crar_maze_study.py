@@ -137,7 +137,7 @@ def train_group(job: dict[str, Any]) -> dict[str, Any]:
     """Train one group of models as one ensemble; save them; measure them. Runs in a worker."""
     import torch
 
-    from baselines.crar.ensemble import CRAREnsemble, collect, source_phase, target_phase
+    from baselines.crar.ensemble import CRAREnsemble, collect
 
     torch.set_num_threads(1)
     out = Path(job["out"])
@@ -161,7 +161,7 @@ def train_group(job: dict[str, Any]) -> dict[str, Any]:
         agents.append(agent)
     collected, cpu = time.perf_counter(), time.process_time()
     ensemble = CRAREnsemble(agents)
-    phase = source_phase(agents[0]) if kind == "base" else target_phase(agents[0])
+    phase = agents[0].source_phase() if kind == "base" else agents[0].target_phase()
     log(f"{kind} group {[m['name'] for m in members]}: training {len(agents)} models")
     ensemble.learn_offline(buffers, phase, log_every=job["log_every"])
     ensemble.write_back()

@@ -25,7 +25,7 @@ import torch
 
 import tlbench  # noqa: F401
 from baselines.crar import CRAR, ReplayBuffer
-from baselines.crar.ensemble import CRAREnsemble, collect, source_phase, target_phase
+from baselines.crar.ensemble import CRAREnsemble, collect
 from tlbench.agents import AgentContext
 
 NON_ENCODER = ("transition", "reward", "discount", "q")
@@ -103,10 +103,10 @@ def test_source_phase_matches_separate_agents(tmp_path: Path, length: int) -> No
     seeds = [0, 1, 2]
     separate, buffers = agents_and_buffers(tmp_path / "a", seeds, updates_per_epoch=length)
     for agent, buffer in zip(separate, buffers, strict=True):
-        agent._learn_offline(buffer, source_phase(agent))
+        agent._learn_offline(buffer, agent.source_phase())
     together, buffers = agents_and_buffers(tmp_path / "b", seeds, updates_per_epoch=length)
     ensemble = CRAREnsemble(together)
-    ensemble.learn_offline(buffers, source_phase(together[0]))
+    ensemble.learn_offline(buffers, together[0].source_phase())
     ensemble.write_back()
     for a, b in zip(separate, together, strict=True):
         assert b.updates == a.updates == 2 * length
@@ -139,12 +139,12 @@ def test_frozen_transfer_matches_separate_agents(tmp_path: Path, mode: str, leng
     heads = {name: getattr(separate[0].nets, name).state_dict() for name in NON_ENCODER}
     heads = {name: {k: v.clone() for k, v in sd.items()} for name, sd in heads.items()}
     for agent, buffer in zip(separate, buffers, strict=True):
-        phase = target_phase(agent)
+        phase = agent.target_phase()
         assert phase.trainable == ("encoder",) and phase.lr == agent.config.transfer_lr
         agent._learn_offline(buffer, phase)
     together, buffers = agents_and_buffers(tmp_path / "b", seeds, env_id, base, **kwargs)
     ensemble = CRAREnsemble(together)
-    ensemble.learn_offline(buffers, target_phase(together[0]))
+    ensemble.learn_offline(buffers, together[0].target_phase())
     ensemble.write_back()
     for a, b in zip(separate, together, strict=True):
         assert max_difference(a.nets, b.nets) < tolerance(length)
@@ -182,7 +182,7 @@ def test_float32_matches_the_agents_public_api(tmp_path: Path) -> None:
                 a.train_source([env], 200)
             buffers.append(collect(b, gym.make(env_id), 200, seed=b.seed))
         ensemble = CRAREnsemble(together)
-        phase = target_phase(together[0]) if phase_index else source_phase(together[0])
+        phase = together[0].target_phase() if phase_index else together[0].source_phase()
         ensemble.learn_offline(buffers, phase)
         ensemble.write_back()
         for a, b in zip(separate, together, strict=True):
@@ -199,7 +199,7 @@ def test_rejects_conv_and_mixed_configs(tmp_path: Path) -> None:
     env = gym.make("tlbench/Maze-v0")
     buffers = [collect(agents[0], env, 50, seed=0), collect(agents[1], env, 60, seed=1)]
     with pytest.raises(ValueError, match="same length"):
-        CRAREnsemble(agents).learn_offline(buffers, source_phase(agents[0]))
+        CRAREnsemble(agents).learn_offline(buffers, agents[0].source_phase())
 
 
 @pytest.mark.slow

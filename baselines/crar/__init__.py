@@ -643,25 +643,34 @@ class CRAR(Agent):
 
     def train_source(self, envs: Sequence[gym.Env[Any, Any]], steps: int) -> None:
         """Learn every component from scratch on the sources (one buffer for all of them)."""
-        self._learn(envs, steps, Phase(self.config.lr, tuple(self.nets.components())))
+        self._learn(envs, steps, self.source_phase())
 
     def train_target(self, env: gym.Env[Any, Any], steps: int) -> None:
         """Transfer runs: train as the mode says, with ``transfer_lr``. Scratch: as a source."""
+        self._learn([env], steps, self.target_phase())
+
+    def source_phase(self) -> Phase:
+        """How :meth:`train_source` trains: every component, ``lr``."""
+        return Phase(self.config.lr, tuple(self.nets.components()))
+
+    def target_phase(self) -> Phase:
+        """How :meth:`train_target` trains: as a source without a transfer (scratch), every
+        component with ``transfer_lr`` in ``finetune-all``, else the encoder alone with
+        ``transfer_lr`` (without Ld1 in ``no-ld1``, structure losses delayed in
+        ``delayed-structure``)."""
         cfg = self.config
         if not self.transferred:
-            phase = Phase(cfg.lr, tuple(self.nets.components()))
-        elif cfg.mode == "finetune-all":
-            phase = Phase(cfg.transfer_lr, tuple(self.nets.components()))
-        else:
-            phase = Phase(
-                cfg.transfer_lr,
-                ("encoder",),
-                ld1=cfg.mode != "no-ld1",
-                structure_delay_epochs=(
-                    cfg.structure_delay_epochs if cfg.mode == "delayed-structure" else 0
-                ),
-            )
-        self._learn([env], steps, phase)
+            return self.source_phase()
+        if cfg.mode == "finetune-all":
+            return Phase(cfg.transfer_lr, tuple(self.nets.components()))
+        return Phase(
+            cfg.transfer_lr,
+            ("encoder",),
+            ld1=cfg.mode != "no-ld1",
+            structure_delay_epochs=(
+                cfg.structure_delay_epochs if cfg.mode == "delayed-structure" else 0
+            ),
+        )
 
     def save(self, path: Path) -> None:
         """Write ``crar.pt`` (state dicts) and ``crar.json`` (config and shapes) into ``path``."""

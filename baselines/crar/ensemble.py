@@ -41,7 +41,7 @@ schedule).
 >>> agents = [agent(seed) for seed in range(3)]
 >>> buffers = [collect(a, env, 100, seed=i) for i, a in enumerate(agents)]
 >>> ensemble = CRAREnsemble(agents)
->>> ensemble.learn_offline(buffers, source_phase(agents[0]))
+>>> ensemble.learn_offline(buffers, agents[0].source_phase())
 >>> ensemble.write_back()  # the agents now hold the trained weights
 >>> agents[2].updates, agents[2].embed(env.reset(seed=0)[0]).shape
 (20, (2,))
@@ -57,7 +57,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import CRAR, FROZEN_MODES, LOSS_COMPONENTS, Batch, Phase, ReplayBuffer
+from . import CRAR, LOSS_COMPONENTS, Batch, Phase, ReplayBuffer
 from .losses import (
     discount_loss,
     double_q_targets,
@@ -68,7 +68,7 @@ from .losses import (
     unit_ball_loss,
 )
 
-__all__ = ["CRAREnsemble", "collect", "source_phase", "target_phase"]
+__all__ = ["CRAREnsemble", "collect"]
 
 COMPONENTS = ("encoder", "transition", "reward", "discount", "q")
 
@@ -80,26 +80,6 @@ _separation = torch.vmap(separation_loss, in_dims=(0, 0, None))
 _unit_ball = torch.vmap(unit_ball_loss)
 _q = torch.vmap(q_loss)
 _q_targets = torch.vmap(double_q_targets, in_dims=(0, 0, None, 0, 0, None))
-
-
-def source_phase(agent: CRAR) -> Phase:
-    """The phase of :meth:`CRAR.train_source`: every component, ``lr``."""
-    return Phase(agent.config.lr, COMPONENTS)
-
-
-def target_phase(agent: CRAR) -> Phase:
-    """The phase :meth:`CRAR.train_target` would train ``agent`` with (after ``load``)."""
-    cfg = agent.config
-    if not agent.transferred:
-        return Phase(cfg.lr, COMPONENTS)
-    if cfg.mode not in FROZEN_MODES:  # finetune-all
-        return Phase(cfg.transfer_lr, COMPONENTS)
-    return Phase(
-        cfg.transfer_lr,
-        ("encoder",),
-        ld1=cfg.mode != "no-ld1",
-        structure_delay_epochs=cfg.structure_delay_epochs if cfg.mode == "delayed-structure" else 0,
-    )
 
 
 def collect(
