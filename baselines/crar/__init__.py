@@ -531,15 +531,22 @@ class CRAR(Agent):
         obs, _ = env.reset()
         frame = buffer.add_frame(obs)
         for _ in range(steps):
-            action = int(self.rng.integers(self.n_actions))
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            next_frame = buffer.add_frame(next_obs)
-            buffer.add(frame, action, float(reward), next_frame, bool(terminated))
-            if terminated or truncated:
-                obs, _ = env.reset()
-                frame = buffer.add_frame(obs)
-            else:
-                frame = next_frame
+            _, frame = self._record_step(env, int(self.rng.integers(self.n_actions)), frame, buffer)
+
+    @staticmethod
+    def _record_step(
+        env: gym.Env[Any, Any], action: int, frame: int, buffer: ReplayBuffer
+    ) -> tuple[Any, int]:
+        """Step ``env`` with ``action`` from the observation stored as ``frame`` and store the
+        transition; returns the observation to act on next and its frame (after a reset when
+        the episode ended)."""
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        next_frame = buffer.add_frame(next_obs)
+        buffer.add(frame, action, float(reward), next_frame, bool(terminated))
+        if terminated or truncated:
+            obs, _ = env.reset()
+            return obs, buffer.add_frame(obs)
+        return next_obs, next_frame
 
     def schedule(self, buffer_steps: int) -> list[int]:
         """The number of updates of each epoch of offline training on ``buffer_steps`` steps.
@@ -598,14 +605,7 @@ class CRAR(Agent):
                 action = int(self.rng.integers(self.n_actions))
             else:
                 action = int(self._greedy(np.asarray(obs, np.float32)[None])[0])
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            next_frame = buffer.add_frame(next_obs)
-            buffer.add(frame, action, float(reward), next_frame, bool(terminated))
-            if terminated or truncated:
-                obs, _ = env.reset()
-                frame = buffer.add_frame(obs)
-            else:
-                obs, frame = next_obs, next_frame
+            obs, frame = self._record_step(env, action, frame, buffer)
             if t + 1 < cfg.learning_starts:
                 continue
             credit += per_step
