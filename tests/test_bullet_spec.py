@@ -478,3 +478,17 @@ def test_render_needs_a_render_mode_and_shows_the_pixel_camera() -> None:
     small = frame.reshape(64, 4, 64, 4, 3).mean(axis=(1, 3))  # the same view, 4x as fine
     assert np.abs(small - obs).mean() < 20
     env.close()
+
+
+def test_importing_the_bullet_envs_prints_nothing() -> None:
+    """pybullet's C code prints a "pybullet build time" line on import; tlbench keeps it out of
+    the output of its commands."""
+    import subprocess
+    import sys
+
+    code = "import gymnasium as gym, tlbench; gym.make('tlbench/Hopper-v0').reset(seed=0)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "build time" not in result.stdout + result.stderr, result.stdout + result.stderr
