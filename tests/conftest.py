@@ -9,6 +9,29 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tasks_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], Path]:
+    """``tasks_with({"test/tiny": yaml_text, ...})``: a tasks folder in ``tmp_path`` holding the
+    shipped scenarios plus these, made the one tlbench reads (``TLBENCH_TASKS_DIR``)."""
+
+    def make(extra: dict[str, str]) -> Path:
+        tasks = tmp_path / "tasks"
+        for path in (ROOT / "tasks").rglob("*.yaml"):
+            dest = tasks / path.relative_to(ROOT / "tasks")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(path.read_text())
+        for sid, text in extra.items():
+            dest = tasks / f"{sid}.yaml"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(text)
+        monkeypatch.setenv("TLBENCH_TASKS_DIR", str(tasks))
+        return tasks
+
+    return make
+
 
 @pytest.fixture
 def one_thread() -> Iterator[None]:
@@ -23,9 +46,6 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ the metrics table, embeddings.png, resuming), reward-free scoring, and the leade
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,18 +67,9 @@ normalization: {{random: -0.9, reference: 0.9}}
 
 
 @pytest.fixture
-def tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def tasks(tasks_with: Callable[[dict[str, str]], Path]) -> Path:
     """A tasks folder holding the shipped scenarios plus the tiny test ones."""
-    tasks = tmp_path / "tasks"
-    for path in (ROOT / "tasks").rglob("*.yaml"):
-        dest = tasks / path.relative_to(ROOT / "tasks")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(path.read_text())
-    (tasks / "test").mkdir()
-    (tasks / "test" / "tiny-rf.yaml").write_text(TINY_REWARD_FREE)
-    (tasks / "test" / "tiny.yaml").write_text(TINY)
-    monkeypatch.setenv("TLBENCH_TASKS_DIR", str(tasks))
-    return tasks
+    return tasks_with({"test/tiny-rf": TINY_REWARD_FREE, "test/tiny": TINY})
 
 
 def run_cli(*args: str) -> Any:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +51,9 @@ tiers:
 
 
 @pytest.fixture
-def tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def tasks(tasks_with: Callable[[dict[str, str]], Path]) -> Path:
     """A tasks folder holding the shipped scenarios plus ``test/tiny``."""
-    tasks = tmp_path / "tasks"
-    (tasks / "test").mkdir(parents=True)
-    (tasks / "test" / "tiny.yaml").write_text(TINY)
-    for path in (ROOT / "tasks").rglob("*.yaml"):
-        dest = tasks / path.relative_to(ROOT / "tasks")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(path.read_text())
-    monkeypatch.setenv("TLBENCH_TASKS_DIR", str(tasks))
-    return tasks
+    return tasks_with({"test/tiny": TINY})
 
 
 def run_cli(*args: str) -> Any:
