@@ -193,6 +193,40 @@ def submit_command(
     typer.echo("run `tlbench leaderboard` to regenerate the tables, plots and page")
 
 
+@app.command("compare")
+def compare_command(
+    results: list[Path] = typer.Argument(
+        ..., help="two or more results.json files (or their folders, or leaderboard entries)"
+    ),
+    label: list[str] | None = typer.Option(
+        None, "--label", "-l", help="a name per file, in order (default: agent and its -k)"
+    ),
+    out: Path = typer.Option(
+        Path("compare"), "--out", "-o", help="folder for compare.json and compare.png"
+    ),
+    seed: int = typer.Option(0, "--seed", help="seed of the bootstrap intervals"),
+    reps: int = typer.Option(2000, "--reps", help="bootstrap replications"),
+) -> None:
+    """Compare evaluations of one scenario tier: every condition's final return, AUC and
+    embedding distance with 95% intervals, ranked, and P(X > Y) for every pair."""
+    from tlbench.compare import CompareError, compare, split_text, tables, write
+    from tlbench.leaderboard import SubmissionError
+    from tlbench.scenarios.schema import display_path
+
+    try:
+        result = compare(results, label or None, seed=seed, reps=reps)
+    except (CompareError, SubmissionError) as exc:
+        code = getattr(exc, "code", None)
+        _fail(f"[{code}] {exc}" if code else str(exc), code=1)
+    for table in tables(result):
+        console.print(table)
+    line = split_text(result.split)
+    if line is not None:
+        console.print(line)
+    written = write(result, out, reps)
+    console.print(f"wrote {', '.join(display_path(p) for p in written)}")
+
+
 @app.command("leaderboard")
 def leaderboard_command(
     directory: Path | None = typer.Option(
