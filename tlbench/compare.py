@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ from tlbench.metrics.aggregate import (
     pointwise_mean_interval,
     probability_of_improvement,
 )
+from tlbench.report import format_interval, format_number
 from tlbench.scenarios import Scenario
 from tlbench.scenarios.schema import display_path
 
@@ -381,16 +381,8 @@ def compare(
 # -- output -------------------------------------------------------------------------------------
 
 
-def _num(x: float) -> str:
-    if math.isnan(x):
-        return "n/a"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.3f}"
-
-
 def _iv(iv: Interval | None) -> str:
-    return "" if iv is None else f"{_num(iv.estimate)} [{_num(iv.low)}, {_num(iv.high)}]"
+    return "" if iv is None else format_interval(iv)
 
 
 def tables(result: Comparison) -> list[Any]:
@@ -445,11 +437,11 @@ def split_text(split: Split | None) -> str | None:
     if split is None:
         return None
     verdict = "two groups" if split.separated else "not more separated than one Gaussian"
+    low, high, cut = (format_number(v) for v in (split.low_mean, split.high_mean, split.cut))
     return (
-        f"transfers' embedding distances, 2-means: {split.low_count} around "
-        f"{_num(split.low_mean)}, {split.high_count} around {_num(split.high_mean)} (cut "
-        f"{_num(split.cut)}), explaining {100 * split.explained:.0f}% of the variance (one "
-        f"Gaussian: about 64%; p = {split.p_value:.3g}): {verdict}"
+        f"transfers' embedding distances, 2-means: {split.low_count} around {low}, "
+        f"{split.high_count} around {high} (cut {cut}), explaining {100 * split.explained:.0f}% "
+        f"of the variance (one Gaussian: about 64%; p = {split.p_value:.3g}): {verdict}"
     )
 
 

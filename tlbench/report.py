@@ -17,7 +17,12 @@ if TYPE_CHECKING:
     from tlbench.runner.probes import ProbeSet
 
 
-def _num(x: float, digits: int = 3) -> str:
+def format_number(x: float, digits: int = 3) -> str:
+    """``x`` for a table: 3 decimals, "n/a" for NaN, "never" for +inf (a threshold not reached).
+
+    >>> format_number(-0.40512), format_number(float("inf")), format_number(123456.0)
+    ('-0.405', 'never', '1.23e+05')
+    """
     if isinstance(x, float) and math.isnan(x):
         return "n/a"
     if isinstance(x, float) and math.isinf(x):
@@ -25,8 +30,9 @@ def _num(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if abs(x) >= 1e4 else f"{x:.{digits}f}"
 
 
-def _iv(iv: Interval) -> str:
-    return f"{_num(iv.estimate)} [{_num(iv.low)}, {_num(iv.high)}]"
+def format_interval(iv: Interval) -> str:
+    """``estimate [low, high]``."""
+    return f"{format_number(iv.estimate)} [{format_number(iv.low)}, {format_number(iv.high)}]"
 
 
 def metrics_table(
@@ -45,12 +51,14 @@ def metrics_table(
         if summary is None:
             table.add_row("paired runs", str(alignment.num_runs), str(alignment.num_runs))
         table.add_row(
-            "embedding distance to base (mean)", _iv(t.mean_distance), _iv(s.mean_distance)
+            "embedding distance to base (mean)",
+            format_interval(t.mean_distance),
+            format_interval(s.mean_distance),
         )
         table.add_row(
             f"aligned (distance < {alignment.fraction:g} x base scale)",
-            _num(t.success_rate, 2),
-            _num(s.success_rate, 2),
+            format_number(t.success_rate, 2),
+            format_number(s.success_rate, 2),
         )
     return table
 
@@ -58,28 +66,35 @@ def metrics_table(
 def _return_rows(table: Table, summary: TransferSummary) -> None:
     t, s = summary.transfer, summary.scratch
     table.add_row("paired runs", str(summary.num_runs), str(summary.num_runs))
-    table.add_row("jumpstart (IQM)", _iv(summary.jumpstart_iqm), "")
-    table.add_row("final return (IQM)", _iv(t.final_return_iqm), _iv(s.final_return_iqm))
-    table.add_row("normalised AUC (IQM)", _iv(t.auc_iqm), _iv(s.auc_iqm))
+    table.add_row("jumpstart (IQM)", format_interval(summary.jumpstart_iqm), "")
     table.add_row(
-        f"time to threshold {_num(summary.threshold)} (median steps)",
-        _num(t.median_time_to_threshold),
-        _num(s.median_time_to_threshold),
+        "final return (IQM)",
+        format_interval(t.final_return_iqm),
+        format_interval(s.final_return_iqm),
     )
-    table.add_row("success rate", _num(t.success_rate, 2), _num(s.success_rate, 2))
-    table.add_row("transfer ratio (IQM)", _iv(summary.transfer_ratio_iqm), "")
-    table.add_row("P(transfer > scratch)", _iv(summary.probability_of_improvement), "")
+    table.add_row("normalised AUC (IQM)", format_interval(t.auc_iqm), format_interval(s.auc_iqm))
+    table.add_row(
+        f"time to threshold {format_number(summary.threshold)} (median steps)",
+        format_number(t.median_time_to_threshold),
+        format_number(s.median_time_to_threshold),
+    )
+    table.add_row(
+        "success rate", format_number(t.success_rate, 2), format_number(s.success_rate, 2)
+    )
+    table.add_row("transfer ratio (IQM)", format_interval(summary.transfer_ratio_iqm), "")
+    table.add_row("P(transfer > scratch)", format_interval(summary.probability_of_improvement), "")
     neg = summary.negative_transfer
     table.add_row(
         "negative transfer",
-        f"{'YES' if neg.scenario_flag else 'no'} (AUC diff {_iv(neg.mean_difference)})",
+        f"{'YES' if neg.scenario_flag else 'no'} (AUC diff {format_interval(neg.mean_difference)})",
         "",
     )
     bmv = summary.base_model_variance
     if bmv is not None:
         table.add_row(
             "base-model variance",
-            f"eta^2 {_num(bmv.eta_squared)} of AUC variance (ANOVA p = {_num(bmv.p_value)})",
+            f"eta^2 {format_number(bmv.eta_squared)} of AUC variance "
+            f"(ANOVA p = {format_number(bmv.p_value)})",
             "",
         )
 
