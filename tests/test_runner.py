@@ -23,6 +23,7 @@ from tlbench.cli import app
 from tlbench.runner.budget import BudgetedEnv
 from tlbench.runner.evaluate import evaluate
 from tlbench.scenarios import load_scenario
+from tlbench.system import source_revision
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENTS = Path(__file__).resolve().parent / "agents"
@@ -299,6 +300,7 @@ def test_results_record_provenance_and_raw_curves(tasks: Path, tmp_path: Path) -
     assert results["agent"]["kwargs"] == {"unused": 3}
     assert results["agent"]["name"] == "RandomAgent" and len(results["agent"]["digest"]) == 16
     assert {"python", "numpy", "torch", "gymnasium", "tlbench"} <= set(results["versions"])
+    assert results["versions"]["tlbench-source"] == source_revision()
     assert results["device"]["device"] == "cpu" and results["device"]["cpu"]
     assert results["command"].startswith("tlbench evaluate")
     assert len(results["runs"]) == 10
@@ -437,3 +439,31 @@ def test_sb3_fine_tuning_across_different_shapes_fails_with_a_clear_error(tmp_pa
     agent = AgentRef(ROOT / "baselines" / "sb3" / "dqn.py").load_class()(context)
     with pytest.raises(ValueError, match="Discrete\\(5\\)"):
         agent.train_source([gym.make("tlbench/Maze-v0")], 10)
+
+
+def test_source_revision_names_the_commit_and_local_changes(tmp_path: Path) -> None:
+    repo = tmp_path / "src"
+    (repo / "tlbench").mkdir(parents=True)
+    code = repo / "tlbench" / "x.py"
+    code.write_text("a = 1\n")
+    assert source_revision(repo) == "unknown (not a git checkout)"
+
+    def git(*args: str) -> str:
+        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+        done = subprocess.run(["git", "-C", str(repo), *args], env=env, capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        return done.stdout.strip()
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "x")
+    head = git("rev-parse", "HEAD")[:12]
+    assert source_revision(repo) == head
+    (repo / "untracked.txt").write_text("new files are not the source")
+    assert source_revision(repo) == head
+    code.write_text("a = 2\n")
+    assert source_revision(repo) == head + "+modified"
+    # A folder inside a checkout (an installed copy in a venv there) is not the checkout.
+    (repo / "venv" / "site-packages").mkdir(parents=True)
+    assert source_revision(repo / "venv" / "site-packages").startswith("unknown")

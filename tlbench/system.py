@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import platform
+import subprocess
 from collections.abc import Iterable
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 LIBRARIES = (
@@ -21,9 +23,42 @@ LIBRARIES = (
 )
 
 
+#: the folder of tlbench's source tree (the package's parent)
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
+
+
 def versions() -> dict[str, str]:
-    """Python's and each library's installed version (``"not installed"`` when missing)."""
-    return library_versions(LIBRARIES)
+    """Python's and each library's installed version (``"not installed"`` when missing), and
+    the git revision of tlbench's source (``tlbench-source``, see :func:`source_revision`)."""
+    return {**library_versions(LIBRARIES), "tlbench-source": source_revision()}
+
+
+def source_revision(root: Path = SOURCE_ROOT) -> str:
+    """The git commit of the source tree at ``root`` (12 hex digits), with ``+modified`` when
+    tracked files differ from it: the agent's code digest covers the agent's own files, this
+    covers the runner, the metrics and the adapters (``tlbench.agents.sb3``) they use.
+    ``"unknown (...)"`` outside a git checkout (an installed wheel) or without git.
+    """
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30
+        )
+
+    try:
+        top = git("rev-parse", "--show-toplevel")
+        head = git("rev-parse", "--verify", "HEAD")
+        # (an installed copy inside some other repository, e.g. a venv in a checkout, is not it)
+        if (
+            top.returncode
+            or head.returncode
+            or Path(top.stdout.strip()).resolve() != root.resolve()
+        ):
+            return "unknown (not a git checkout)"
+        changed = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (git not available)"
+    return head.stdout.strip()[:12] + ("+modified" if changed else "")
 
 
 def library_versions(names: Iterable[str]) -> dict[str, str]:
