@@ -296,6 +296,7 @@ def _best_splits(x: FloatArray) -> tuple[FloatArray, NDArray[np.int64]]:
     best 2-means cut, and the size of its low group."""
     n = x.shape[1]
     k = np.arange(1, n)
+    x = x - x.mean(axis=1, keepdims=True)  # centred: the sums of squares below stay exact
     c1, c2 = np.cumsum(x, axis=1), np.cumsum(x * x, axis=1)
     total1, total2 = c1[:, -1:], c2[:, -1:]
     lo1, lo2 = c1[:, :-1], c2[:, :-1]
