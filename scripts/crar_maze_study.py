@@ -58,6 +58,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import tlbench  # noqa: E402
+from tlbench.compare import Split, split_text, two_means  # noqa: E402
 from tlbench.envs.gridworld import cell_kinds  # noqa: E402
 from tlbench.envs.maze import FREE_CELLS, GOAL, START_CELLS, WALLS  # noqa: E402
 from tlbench.system import cpu_model  # noqa: E402
@@ -380,6 +381,8 @@ def analyse(
         },
         "ratios_sorted": sorted(ratios),
         "histogram": histogram(ratios),
+        # two groups? the exact 2-means split, against one Gaussian (tlbench compare's test)
+        "split": None if (split := two_means(ratios)) is None else split.to_dict(),
         "mean_return_success": float(np.mean(ok)) if ok else None,
         "mean_return_failure": float(np.mean(bad)) if bad else None,
     }
@@ -597,11 +600,19 @@ def report(analysis: dict[str, Any], out: Path, transfers: list[dict[str, Any]])
     print(f"tests: {analysis['tests']}")
     print("alignment ratio (distance / base cell scale), all transfers:")
     print("\n".join(f"  {line}" for line in analysis["histogram"]))
+    if analysis.get("split") is not None:
+        split = Split(**_split_fields(analysis["split"]))
+        print(f"  {split_text(split, 'alignment ratios')}")
     print(
         f"mean transfer return on InverseMaze-v0: success {analysis['mean_return_success']}, "
         f"failure {analysis['mean_return_failure']}"
     )
     print(f"results: {out / 'results.json'}")
+
+
+def _split_fields(d: dict[str, Any]) -> dict[str, Any]:
+    fields = ("low_mean", "high_mean", "low_count", "high_count", "cut", "explained")
+    return {**{k: d[k] for k in fields}, "p_value": d["p_value_vs_gaussian"]}
 
 
 def analyse_again(out: Path, threshold: float) -> int:

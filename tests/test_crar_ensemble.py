@@ -215,6 +215,8 @@ def test_maze_study_and_benchmark_scripts_run(tmp_path: Path) -> None:
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert len(results["transfers"]) == 4 and results["bases"][0]["determinism_checked"]
     assert sum(map(sum, results["analysis"]["table"]["successes_failures"])) == 4
+    split = results["analysis"]["split"]  # None only if the 4 ratios are all equal
+    assert split is None or split["low_count"] + split["high_count"] == 4
     assert all((out / f"embeddings_base_{b}.png").exists() for b in (0, 1))
     bench = [sys.executable, str(root / "benchmarks" / "crar.py"), "--updates", "2"]
     bench += ["--conv-updates", "1", "--repeats", "1", "--ensemble-sizes", "1,2"]

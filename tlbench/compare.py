@@ -433,14 +433,14 @@ def tables(result: Comparison) -> list[Any]:
     return out
 
 
-def split_text(split: Split | None) -> str | None:
-    """One line on the 2-means split of the transfers' distances."""
+def split_text(split: Split | None, what: str = "transfers' embedding distances") -> str | None:
+    """One line on a 2-means split (by default of the transfers' distances)."""
     if split is None:
         return None
     verdict = "two groups" if split.separated else "not more separated than one Gaussian"
     low, high, cut = (format_number(v) for v in (split.low_mean, split.high_mean, split.cut))
     return (
-        f"transfers' embedding distances, 2-means: {split.low_count} around {low}, "
+        f"{what}, 2-means: {split.low_count} around {low}, "
         f"{split.high_count} around {high} (cut {cut}), explaining {100 * split.explained:.0f}% "
         f"of the variance (one Gaussian: about 64%; p = {split.p_value:.3g}): {verdict}"
     )
