@@ -612,7 +612,11 @@ def report(analysis: dict[str, Any], out: Path, transfers: list[dict[str, Any]])
 
 def _split_fields(d: dict[str, Any]) -> dict[str, Any]:
     fields = ("low_mean", "high_mean", "low_count", "high_count", "cut", "explained")
-    return {**{k: d[k] for k in fields}, "p_value": d["p_value_vs_gaussian"]}
+    return {
+        **{k: d[k] for k in fields},
+        "p_value": d["p_value_vs_gaussian"],
+        "gaussian_explained": d["gaussian_explained_median"],
+    }
 
 
 def analyse_again(out: Path, threshold: float) -> int:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from tlbench.agents import AgentRef
 from tlbench.cli import app
-from tlbench.compare import CompareError, compare, split_text, tables, two_means
+from tlbench.compare import CompareError, compare, split_lines, tables, two_means
 from tlbench.leaderboard import submit
 from tlbench.leaderboard import validate as v
 from tlbench.runner.evaluate import evaluate
@@ -57,7 +57,7 @@ def test_conditions_are_ranked_with_the_metrics_evaluate_computes(
         assert iv.low <= iv.estimate <= iv.high
     assert result.improvement[("good", "bad")].estimate > 0.9
     assert len(result.improvement) == 3 * 2
-    assert result.split is None  # no alignment in these results
+    assert result.splits == {}  # no alignment in these results
 
 
 def test_scratch_controls_that_differ_are_all_shown(tasks: Path, tmp_path: Path) -> None:
@@ -177,6 +177,11 @@ def test_alignment_is_compared_and_split(
     assert result.distance["one"].estimate == 0.0
     assert result.distance["scratch control"].estimate > 0.0
     assert result.ranking()[-1] == "scratch control"  # smallest distance first
-    assert result.split is None  # every transfer's distance is 0: nothing to split
-    assert split_text(result.split) is None
+    # Each transfer condition's distances are split on their own; all 0 here: nothing to split.
+    assert result.splits == {"one": None, "two": None}
+    assert split_lines(result) == [
+        f"{label}: embedding distances of the transfers: fewer than 3 values or all equal, "
+        "nothing to split"
+        for label in ("one", "two")
+    ]
     assert len(tables(result)) == 1  # no pairwise table without returns

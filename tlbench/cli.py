@@ -209,7 +209,7 @@ def compare_command(
 ) -> None:
     """Compare evaluations of one scenario tier: every condition's final return, AUC and
     embedding distance with 95% intervals, ranked, and P(X > Y) for every pair."""
-    from tlbench.compare import CompareError, compare, split_text, tables, write
+    from tlbench.compare import CompareError, compare, split_lines, tables, write
     from tlbench.leaderboard import SubmissionError
     from tlbench.scenarios.schema import display_path
 
@@ -220,8 +220,7 @@ def compare_command(
         _fail(f"[{code}] {exc}" if code else str(exc), code=1)
     for table in tables(result):
         console.print(table)
-    line = split_text(result.split)
-    if line is not None:
+    for line in split_lines(result):
         console.print(line)
     written = write(result, out, reps)
     console.print(f"wrote {', '.join(display_path(p) for p in written)}")

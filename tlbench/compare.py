@@ -16,12 +16,14 @@ embedding alignment, the mean distance to the base model's embedding. For every 
 P(X > Y), the probability that a run of X ends with a higher final return than a run of Y, with
 its interval (rliable's probability of improvement, unpaired).
 
-Alignment distances of all transfer runs are also split into two groups, to test the CRAR
-paper's observation that they are bimodal (about 1.1 for successful transfers, 6.2 for failed
-ones): the split is the exact one-dimensional 2-means (the cut of the sorted distances with the
+The alignment distances of each transfer condition are also split into two groups, to test the
+CRAR paper's observation that they are bimodal (about 1.1 for successful transfers, 6.2 for failed
+ones). Each condition on its own: pooled, conditions that differ would split apart by condition.
+The split is the exact one-dimensional 2-means (the cut of the sorted distances with the
 least within-group sum of squares), reported with the share of the variance it explains. Any
-sample can be split: the best split of a Gaussian sample explains about 2/pi = 64% of its
-variance, of a uniform one 75%, of two well separated clusters nearly all. So the share is
+sample can be split: the best split of a large Gaussian sample explains about 2/pi = 64% of its
+variance (more for small samples: the median for 9 values is about 75%), of a uniform one 75%,
+of two well separated clusters nearly all. So the share is
 compared with its distribution under one Gaussian of the sample's size (a seeded Monte Carlo of
 2,000 samples): a small p-value says the distances fall into two groups more cleanly than a
 single normal population would. It is a description with a reference, not a proof of two modes.
@@ -96,6 +98,7 @@ class Split:
     cut: float
     explained: float  # share of the variance explained by the split
     p_value: float  # P(a Gaussian sample of this size splits at least as cleanly)
+    gaussian_explained: float  # the median share for a Gaussian sample of this size
 
     @property
     def separated(self) -> bool:
@@ -111,6 +114,7 @@ class Split:
             "cut": json_float(self.cut),
             "explained": json_float(self.explained),
             "p_value_vs_gaussian": json_float(self.p_value),
+            "gaussian_explained_median": json_float(self.gaussian_explained),
             "separated": self.separated,
         }
 
@@ -127,7 +131,7 @@ class Comparison:
     auc: dict[str, Interval] = field(default_factory=dict)
     distance: dict[str, Interval] = field(default_factory=dict)
     improvement: dict[tuple[str, str], Interval] = field(default_factory=dict)
-    split: Split | None = None
+    splits: dict[str, Split | None] = field(default_factory=dict)  # per transfer condition
 
     @property
     def scores_returns(self) -> bool:
@@ -169,7 +173,10 @@ class Comparison:
             "probability_of_improvement": [
                 {"x": x, "y": y, **iv.to_dict()} for (x, y), iv in self.improvement.items()
             ],
-            "distance_split": None if self.split is None else self.split.to_dict(),
+            "distance_splits": {
+                label: None if split is None else split.to_dict()
+                for label, split in self.splits.items()
+            },
         }
 
 
@@ -333,6 +340,7 @@ def two_means(values: Sequence[float] | FloatArray, seed: int = 0) -> Split | No
         cut=float((x[k - 1] + x[k]) / 2),
         explained=float(explained[0]),
         p_value=float((1 + np.sum(reference >= explained[0])) / (1 + SPLIT_SAMPLES)),
+        gaussian_explained=float(np.median(reference)),
     )
 
 
@@ -373,9 +381,9 @@ def compare(
                 result.improvement[(x.label, y.label)] = probability_of_improvement(
                     x.final_return, y.final_return, seed, reps
                 )
-    transfers = [c.distance for c in conds if c.arm == "transfer" and c.distance is not None]
-    if transfers:
-        result.split = two_means(np.concatenate(transfers), seed)
+    for c in conds:
+        if c.arm == "transfer" and c.distance is not None:
+            result.splits[c.label] = two_means(c.distance, seed)
     return result
 
 
@@ -433,17 +441,26 @@ def tables(result: Comparison) -> list[Any]:
     return out
 
 
-def split_text(split: Split | None, what: str = "transfers' embedding distances") -> str | None:
-    """One line on a 2-means split (by default of the transfers' distances)."""
+def split_text(split: Split | None, what: str) -> str:
+    """One line on the 2-means split of ``what``."""
     if split is None:
-        return None
+        return f"{what}: fewer than 3 values or all equal, nothing to split"
     verdict = "two groups" if split.separated else "not more separated than one Gaussian"
     low, high, cut = (format_number(v) for v in (split.low_mean, split.high_mean, split.cut))
     return (
-        f"{what}, 2-means: {split.low_count} around {low}, "
-        f"{split.high_count} around {high} (cut {cut}), explaining {100 * split.explained:.0f}% "
-        f"of the variance (one Gaussian: about 64%; p = {split.p_value:.3g}): {verdict}"
+        f"{what}, 2-means: {split.low_count} around {low}, {split.high_count} around {high} "
+        f"(cut {cut}), explaining {100 * split.explained:.0f}% of the variance (a Gaussian "
+        f"sample of {split.low_count + split.high_count}: {100 * split.gaussian_explained:.0f}%; "
+        f"p = {split.p_value:.3g}): {verdict}"
     )
+
+
+def split_lines(result: Comparison) -> list[str]:
+    """One line per transfer condition with alignment: the split of its distances."""
+    return [
+        split_text(split, f"{label}: embedding distances of the transfers")
+        for label, split in result.splits.items()
+    ]
 
 
 def plot(result: Comparison, path: Path, reps: int = 2000) -> Path:
@@ -486,8 +503,6 @@ def plot(result: Comparison, path: Path, reps: int = 2000) -> Path:
             c = next(c for c in result.conditions if c.label == label)
             assert c.distance is not None
             ax.scatter(c.distance, np.full(c.distance.size, i), s=10, color="black", zorder=3)
-        if result.split is not None:
-            ax.axvline(result.split.cut, color="grey", linestyle=":", linewidth=1)
     fig.suptitle(f"{result.scenario.id} ({result.tier} tier)")
     fig.tight_layout()
     fig.savefig(path)
