@@ -35,7 +35,7 @@ import pybullet as p
 
 import tlbench
 from tlbench.timing import header as machine_header
-from tlbench.timing import time_cases
+from tlbench.timing import require_positive, time_cases
 
 #: steps/s of PyBullet's legacy envs on this kind of machine: id -> (state, pixels)
 REFERENCES = {
@@ -118,9 +118,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best is reported")
     args = parser.parse_args(argv)
-    for name in ("steps", "pixel_steps", "repeats"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_positive(parser, args, "steps", "pixel_steps", "repeats")
     return args
 
 

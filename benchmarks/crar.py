@@ -52,6 +52,7 @@ from baselines.crar import CRAR, Phase  # noqa: E402
 from baselines.crar.ensemble import CRAREnsemble, collect  # noqa: E402
 from tlbench.agents import AgentContext  # noqa: E402
 from tlbench.system import cpu_model  # noqa: E402
+from tlbench.timing import require_positive  # noqa: E402
 
 #: (label, env id, env kwargs, agent kwargs)
 SINGLE_CASES: tuple[tuple[str, str, dict[str, Any], dict[str, Any]], ...] = (
@@ -171,9 +172,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--study-epochs", default="10,4", help="base,transfer epochs of the schedule run"
     )
     args = parser.parse_args(argv)
-    for name in ("updates", "conv_updates", "repeats", "threads", "study_workers"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_positive(parser, args, "updates", "conv_updates", "repeats", "threads", "study_workers")
     return args
 
 

@@ -45,6 +45,7 @@ import torch
 import tlbench
 from tlbench.agents import AgentContext
 from tlbench.system import cpu_model
+from tlbench.timing import require_positive
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -125,9 +126,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--cases", default="all", help="comma-separated case numbers (1-based), or all"
     )
     args = parser.parse_args(argv)
-    for name in ("threads", "updates", "act_steps"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_positive(parser, args, "threads", "updates", "act_steps")
     return args
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 import tlbench
 from tlbench.timing import header as machine_header
-from tlbench.timing import time_cases
+from tlbench.timing import require_positive, time_cases
 
 TARGET_NUM_ENVS = 4096
 FROZENLAKE_ID = "FrozenLake-v1"
@@ -144,13 +144,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--num-envs", type=int, default=TARGET_NUM_ENVS, help="vector env size N")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best is reported")
     args = parser.parse_args(argv)
-    for name in ("steps", "vector_steps", "num_envs", "repeats"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_positive(parser, args, "steps", "vector_steps", "num_envs", "repeats")
     if args.minigrid_steps is None:
         args.minigrid_steps = min(args.steps, 5_000)
-    elif args.minigrid_steps < 1:
-        parser.error("--minigrid-steps must be at least 1")
+    else:
+        require_positive(parser, args, "minigrid_steps")
     return args
 
 

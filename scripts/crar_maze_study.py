@@ -62,6 +62,7 @@ from tlbench.compare import Split, split_text, two_means  # noqa: E402
 from tlbench.envs.gridworld import cell_kinds  # noqa: E402
 from tlbench.envs.maze import FREE_CELLS, GOAL, START_CELLS, WALLS  # noqa: E402
 from tlbench.system import cpu_model  # noqa: E402
+from tlbench.timing import require_positive  # noqa: E402
 
 NORMAL_ID, INVERSE_ID = "tlbench/Maze-v0", "tlbench/InverseMaze-v0"
 BASE_DATA_SEED, TRANSFER_SEED = 1_000, 10_000
@@ -465,9 +466,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="do not train base models: load base_<b>/ of an earlier run in --out",
     )
     args = parser.parse_args(argv)
-    for name in ("base_models", "transfers", "steps", "base_epochs", "transfer_epochs"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_positive(
+        parser, args, "base_models", "transfers", "steps", "base_epochs", "transfer_epochs"
+    )
     return args
 
 

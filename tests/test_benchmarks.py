@@ -32,3 +32,18 @@ def test_benchmark_script_runs_at_tiny_sizes(capsys: pytest.CaptureFixture[str])
     assert "single >= 1.0x FrozenLake-v1" in targets
     # the vector targets are defined at N=4096; a smaller run says so instead of judging
     assert targets.count("[SKIP]") >= 2
+
+
+def test_options_below_one_are_refused_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from tlbench.timing import require_positive
+
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--num-envs", type=int, default=4)
+    require_positive(parser, parser.parse_args([]), "repeats", "num_envs")  # fine: nothing raised
+    with pytest.raises(SystemExit) as exit_info:
+        require_positive(parser, parser.parse_args(["--num-envs", "0"]), "repeats", "num_envs")
+    assert exit_info.value.code == 2
+    assert "bench: error: --num-envs must be at least 1" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Timing helpers shared by the scripts in ``benchmarks/``.
+"""Helpers shared by the scripts in ``benchmarks/`` (and ``scripts/``).
 
 A benchmark measures several *cases* (anything with a ``run()`` returning a rate), each a few
 times, round-robin, and reports the best run of each case next to a header that says where it
@@ -8,6 +8,7 @@ every run of one case, and the best of the runs is then a fair figure for each.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from collections.abc import Iterable, Sequence
@@ -60,3 +61,13 @@ def header(title: str, libraries: Iterable[str], settings: str) -> str:
     versions = " | ".join(f"{name} {v}" for name, v in library_versions(libraries).items())
     cpu = f"cpu: {cpu_model()} ({os.cpu_count()} logical cores), {platform.system()}"
     return "\n".join([title, versions, cpu, f"settings: {settings}"])
+
+
+def require_positive(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str
+) -> None:
+    """Exit through ``parser.error`` (status 2, the usage line and ``--name must be at least 1``)
+    for the first of the integer options ``names`` (their ``dest``) that is below 1."""
+    for name in names:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
