@@ -128,17 +128,8 @@ def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 
 
 def paper_nets(obs_shape: tuple[int, ...], action_dim: int = 6, discrete: bool = False) -> Any:
-    s = SIZES["paper"]
-    return DreamerNetworks(
-        obs_shape,
-        action_dim,
-        discrete,
-        deter=s["deter"],
-        stoch=s["stoch"],
-        hidden=s["hidden"],
-        units=s["units"],
-        depth=s["depth"],
-        generator=torch.Generator().manual_seed(0),
+    return DreamerNetworks.from_sizes(
+        obs_shape, action_dim, discrete, SIZES["paper"], torch.Generator().manual_seed(0)
     )
 
 

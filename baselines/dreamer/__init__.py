@@ -491,19 +491,8 @@ class Dreamer(Agent):
         """Fresh networks, their weights drawn from the seed's init stream (``stream`` > 0: the
         ``stream``-th extra agent of MMTL's source phase): the same seed and sizes always give
         the same weights."""
-        s = self.sizes
         generator = torch.Generator().manual_seed(stream_seed(self.seed, _INIT, stream))
-        nets = DreamerNetworks(
-            obs_shape,
-            action_width,
-            discrete,
-            deter=s["deter"],
-            stoch=s["stoch"],
-            hidden=s["hidden"],
-            units=s["units"],
-            depth=s["depth"],
-            generator=generator,
-        )
+        nets = DreamerNetworks.from_sizes(obs_shape, action_width, discrete, self.sizes, generator)
         return nets.to(self.device)
 
     def _make_optimizers(self) -> None:

@@ -29,6 +29,7 @@ orthogonal recurrent kernel, zero biases), from a seeded ``torch.Generator``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import torch
@@ -371,6 +372,27 @@ class DreamerNetworks(nn.Module):
         self.value = mlp(self.feat_dim, units, 3, 1)
         self.actor = Actor(self.feat_dim, action_dim, units, discrete)
         initialise(self, generator)
+
+    #: the sizes the networks take (a size preset also holds batch sizes)
+    SIZE_KEYS = ("deter", "stoch", "hidden", "units", "depth")
+
+    @classmethod
+    def from_sizes(
+        cls,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        discrete: bool,
+        sizes: Mapping[str, int],
+        generator: torch.Generator,
+    ) -> DreamerNetworks:
+        """The networks for a size preset (``SIZES[...]`` or an agent's ``sizes``)."""
+        return cls(
+            obs_shape,
+            action_dim,
+            discrete,
+            **{k: sizes[k] for k in cls.SIZE_KEYS},
+            generator=generator,
+        )
 
     def world_model(self) -> dict[str, nn.Module]:
         """The components the model loss trains."""
