@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -244,7 +244,8 @@ def _check_same_protocol(items: list[_Loaded]) -> None:
         )
 
 
-def _arm(item: _Loaded, arm: str) -> tuple[FloatArray, FloatArray, FloatArray | None, FloatArray]:
+def _arm(item: _Loaded, label: str, arm: str) -> Condition:
+    """The ``arm`` ("transfer" or "scratch") runs of one file as a condition."""
     metrics = item.metrics
     scored = metrics.get(arm) is not None
     final = np.array(metrics[arm]["final_return"], dtype=float) if scored else np.zeros(0)
@@ -256,16 +257,16 @@ def _arm(item: _Loaded, arm: str) -> tuple[FloatArray, FloatArray, FloatArray | 
         key=lambda r: (r.source_seed, -1 if r.target_seed is None else r.target_seed),
     )
     curves = np.array([r.curve for r in runs], dtype=float) if runs else np.zeros((0, 0))
-    return final, auc, distance, curves
+    return Condition(label, display_path(item.path), arm, final, auc, distance, curves)
 
 
-def _same(a: Condition, b: tuple[Any, ...]) -> bool:
-    _, _, distance, curves = b
-    if a.curves.shape != curves.shape or not np.array_equal(a.curves, curves):
+def _same_runs(a: Condition, b: Condition) -> bool:
+    """The same curves and the same alignment distances."""
+    if a.curves.shape != b.curves.shape or not np.array_equal(a.curves, b.curves):
         return False
-    if (a.distance is None) != (distance is None):
-        return False
-    return a.distance is None or bool(np.array_equal(a.distance, distance))
+    if a.distance is None or b.distance is None:
+        return a.distance is None and b.distance is None
+    return bool(np.array_equal(a.distance, b.distance))
 
 
 def conditions(items: list[_Loaded], labels: Sequence[str] | None = None) -> list[Condition]:
@@ -276,23 +277,15 @@ def conditions(items: list[_Loaded], labels: Sequence[str] | None = None) -> lis
             "file, in the same order, or none"
         )
     names = _unique(list(labels) if labels is not None else [default_label(i) for i in items])
-    out = [
-        Condition(name, display_path(item.path), "transfer", *_arm(item, "transfer"))
-        for name, item in zip(names, items, strict=True)
-    ]
+    pairs = list(zip(names, items, strict=True))
     scratch: list[Condition] = []
-    for name, item in zip(names, items, strict=True):
-        arm = _arm(item, "scratch")
-        if not any(_same(s, arm) for s in scratch):
-            scratch.append(Condition(f"{name} (scratch)", display_path(item.path), "scratch", *arm))
+    for name, item in pairs:
+        arm = _arm(item, f"{name} (scratch)", "scratch")
+        if not any(_same_runs(s, arm) for s in scratch):
+            scratch.append(arm)
     if len(scratch) == 1:
-        only = scratch[0]
-        scratch = [Condition("scratch control", only.path, "scratch", *_fields(only))]
-    return out + scratch
-
-
-def _fields(c: Condition) -> tuple[Any, ...]:
-    return c.final_return, c.auc, c.distance, c.curves
+        scratch = [replace(scratch[0], label="scratch control")]
+    return [_arm(item, name, "transfer") for name, item in pairs] + scratch
 
 
 # -- statistics ---------------------------------------------------------------------------------
