@@ -46,19 +46,15 @@ def source_revision(root: Path = SOURCE_ROOT) -> str:
         )
 
     try:
-        top = git("rev-parse", "--show-toplevel")
-        head = git("rev-parse", "--verify", "HEAD")
+        found = git("rev-parse", "--show-toplevel", "--verify", "HEAD")
+        lines = found.stdout.splitlines()
         # (an installed copy inside some other repository, e.g. a venv in a checkout, is not it)
-        if (
-            top.returncode
-            or head.returncode
-            or Path(top.stdout.strip()).resolve() != root.resolve()
-        ):
+        if found.returncode or len(lines) != 2 or Path(lines[0]).resolve() != root.resolve():
             return "unknown (not a git checkout)"
         changed = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return "unknown (git not available)"
-    return head.stdout.strip()[:12] + ("+modified" if changed else "")
+    return lines[1][:12] + ("+modified" if changed else "")
 
 
 def library_versions(names: Iterable[str]) -> dict[str, str]:
