@@ -23,6 +23,33 @@ tiers:
 """
 
 
+#: budgets of 100 steps, for scenarios that real (test) agents are evaluated on
+TINY_TIERS = """\
+tiers:
+  smoke: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
+          source_seeds: 2, target_seeds: 2}
+  standard: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
+             source_seeds: 1, target_seeds: 1}
+  paper: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
+          source_seeds: 1, target_seeds: 1}
+"""
+#: maze/inverse-reward-free at the budgets above
+TINY_REWARD_FREE = f"""\
+id: test/tiny-rf
+version: 1
+title: Tiny reward-free maze (tests)
+description: maze/inverse-reward-free with budgets small enough for unit tests.
+references: []
+sources:
+  - env: tlbench/Maze-v0
+    kwargs: {{reward_mode: none}}
+target:
+  env: tlbench/InverseMaze-v0
+  kwargs: {{reward_mode: none}}
+score: embedding-alignment
+{TINY_TIERS}"""
+
+
 def scenario_file(sid: str, sources: str, target: str) -> str:
     return f"""\
 id: {sid}

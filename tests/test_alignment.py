@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fake_results import TINY_REWARD_FREE, TINY_TIERS
 from typer.testing import CliRunner
 
 from tlbench.agents import AgentRef
@@ -27,29 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 AGENTS = Path(__file__).resolve().parent / "agents"
 EMBEDDER = f"{AGENTS / 'embedder.py'}:Embedder"
 
-TIERS = """\
-tiers:
-  smoke: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
-          source_seeds: 2, target_seeds: 2}
-  standard: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
-             source_seeds: 1, target_seeds: 1}
-  paper: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
-          source_seeds: 1, target_seeds: 1}
-"""
-TINY_REWARD_FREE = f"""\
-id: test/tiny-rf
-version: 1
-title: Tiny reward-free maze (tests)
-description: maze/inverse-reward-free with budgets small enough for unit tests.
-references: []
-sources:
-  - env: tlbench/Maze-v0
-    kwargs: {{reward_mode: none}}
-target:
-  env: tlbench/InverseMaze-v0
-  kwargs: {{reward_mode: none}}
-score: embedding-alignment
-{TIERS}"""
 TINY = f"""\
 id: test/tiny
 version: 1
@@ -63,7 +41,7 @@ target:
 score: return
 success_threshold: 0.5
 normalization: {{random: -0.9, reference: 0.9}}
-{TIERS}"""
+{TINY_TIERS}"""
 
 
 @pytest.fixture

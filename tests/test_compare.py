@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fake_results import SCENARIOS, make_results, scenario_file, write
+from fake_results import SCENARIOS, TINY_REWARD_FREE, make_results, scenario_file, write
 from typer.testing import CliRunner
 
 from tlbench.agents import AgentRef
@@ -149,25 +149,7 @@ def test_alignment_is_compared_and_split(
 ) -> None:
     """Real evaluations of the Embedder test agent on a reward-free scenario: its transfers
     align exactly (distance 0), its scratch runs do not."""
-    tiers = (
-        "tiers:\n"
-        "  smoke: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,\n"
-        "          source_seeds: 2, target_seeds: 2}\n"
-        "  standard: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,\n"
-        "             source_seeds: 1, target_seeds: 1}\n"
-        "  paper: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,\n"
-        "          source_seeds: 1, target_seeds: 1}\n"
-    )
-    tasks_with(
-        {
-            "test/tiny-rf": (
-                "id: test/tiny-rf\nversion: 1\ntitle: Tiny reward-free maze\n"
-                "description: tests\nreferences: []\nsources:\n  - env: tlbench/Maze-v0\n"
-                "    kwargs: {reward_mode: none}\ntarget:\n  env: tlbench/InverseMaze-v0\n"
-                "  kwargs: {reward_mode: none}\nscore: embedding-alignment\n" + tiers
-            )
-        }
-    )
+    tasks_with({"test/tiny-rf": TINY_REWARD_FREE})
     agent = AgentRef.parse(f"{AGENTS / 'embedder.py'}:Embedder")
     scenario = load_scenario("test/tiny-rf")
     evaluate(agent, scenario, "smoke", tmp_path / "a", workers=0)
