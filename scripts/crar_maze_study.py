@@ -602,22 +602,13 @@ def report(analysis: dict[str, Any], out: Path, transfers: list[dict[str, Any]])
     print("alignment ratio (distance / base cell scale), all transfers:")
     print("\n".join(f"  {line}" for line in analysis["histogram"]))
     if analysis.get("split") is not None:
-        split = Split(**_split_fields(analysis["split"]))
+        split = Split.from_dict(analysis["split"])
         print(f"  {split_text(split, 'alignment ratios')}")
     print(
         f"mean transfer return on InverseMaze-v0: success {analysis['mean_return_success']}, "
         f"failure {analysis['mean_return_failure']}"
     )
     print(f"results: {out / 'results.json'}")
-
-
-def _split_fields(d: dict[str, Any]) -> dict[str, Any]:
-    fields = ("low_mean", "high_mean", "low_count", "high_count", "cut", "explained")
-    return {
-        **{k: d[k] for k in fields},
-        "p_value": d["p_value_vs_gaussian"],
-        "gaussian_explained": d["gaussian_explained_median"],
-    }
 
 
 def analyse_again(out: Path, threshold: float) -> int:

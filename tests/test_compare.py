@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from tlbench.agents import AgentRef
 from tlbench.cli import app
-from tlbench.compare import CompareError, compare, split_lines, tables, two_means
+from tlbench.compare import CompareError, Split, compare, split_lines, tables, two_means
 from tlbench.leaderboard import submit
 from tlbench.leaderboard import validate as v
 from tlbench.runner.evaluate import evaluate
@@ -137,6 +137,7 @@ def test_two_means_is_the_exact_split_with_a_gaussian_reference() -> None:
     # Gaussian samples are not (about 5% of Gaussian samples are, by construction).
     paper_like = two_means([1.0, 1.1, 1.2, 1.15, 6.1, 6.2, 6.3, 6.0, 6.25])
     assert paper_like is not None and paper_like.separated and paper_like.explained > 0.99
+    assert Split.from_dict(json.loads(json.dumps(paper_like.to_dict()))) == paper_like
     assert paper_like.p_value < 0.001
     spread = two_means(np.linspace(0.0, 5.0, 24))
     assert spread is not None and not spread.separated and spread.explained > 0.7

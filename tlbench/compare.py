@@ -118,6 +118,16 @@ class Split:
             "separated": self.separated,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Split:
+        """The split that :meth:`to_dict` wrote."""
+        fields = ("low_mean", "high_mean", "low_count", "high_count", "cut", "explained")
+        return cls(
+            **{k: d[k] for k in fields},
+            p_value=d["p_value_vs_gaussian"],
+            gaussian_explained=d["gaussian_explained_median"],
+        )
+
 
 @dataclass
 class Comparison:
