@@ -324,6 +324,24 @@ def test_cli_submit_and_leaderboard(tasks: Path, board: Path, tmp_path: Path) ->
     assert res.exit_code == 0 and "up to date" in res.output
 
 
+def test_the_page_names_runs_made_with_other_versions(
+    tasks: Path, board: Path, tmp_path: Path
+) -> None:
+    for name, seed in (("same", 0), ("mixed", 1)):
+        data = make_results(seed=seed)
+        for run in data["runs"]:
+            run["versions"], run["device"] = dict(data["versions"]), dict(data["device"])
+        if name == "mixed":  # two runs made by an earlier command, elsewhere
+            target_run(data)["versions"]["python"] = "3.10.2"
+            target_run(data, 1)["device"]["cpu"] = "Another CPU"
+        submit(write(tmp_path / f"{name}.json", data), board, name=name)
+    render(load_entries(board), tmp_path / "out", reps=200)
+    page = (tmp_path / "out" / "site" / "index.html").read_text()
+    assert page.count("runs made otherwise") == 1
+    assert "python: 3.11.0 in 9 runs, 3.10.2 in 1 run (the results record 3.11.0)" in page
+    assert "cpu: Test CPU in 9 runs, Another CPU in 1 run" in page
+
+
 # -- views --------------------------------------------------------------------------------------
 
 

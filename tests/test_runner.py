@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import tlbench  # noqa: F401
 from tlbench.agents import AgentRef, BudgetExhausted
 from tlbench.cli import app
+from tlbench.leaderboard import submit
 from tlbench.runner.budget import BudgetedEnv
 from tlbench.runner.evaluate import evaluate
 from tlbench.scenarios import load_scenario
@@ -313,6 +314,37 @@ def test_results_record_provenance_and_raw_curves(tasks: Path, tmp_path: Path) -
     assert results["metrics"]["num_runs"] == 4
     assert (tmp_path / "curves.png").stat().st_size > 1000
     assert "jumpstart" in res.stdout and "P(transfer > scratch)" in res.stdout
+
+
+def test_a_resumed_evaluation_names_runs_made_with_other_versions(
+    tasks: Path, tmp_path: Path
+) -> None:
+    args = ("evaluate", f"{AGENTS / 'crashing.py'}:RandomAgent", "-s", "test/tiny", "--no-plot")
+    first = run_cli(*args, "-o", str(tmp_path), "-w", "1")
+    assert first.exit_code == 0 and "note:" not in first.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert all(r["versions"] == results["versions"] for r in results["runs"])
+    assert all(r["device"] == results["device"] for r in results["runs"])
+    # as if two runs had been made by an earlier command, with other code and another CPU
+    paths = sorted((tmp_path / "runs").glob("*.json"))
+    for path, edit in zip(paths[:2], ("versions", "device"), strict=True):
+        record = json.loads(path.read_text())
+        if edit == "versions":
+            record["versions"] = {**record["versions"], "numpy": "1.0.0"}
+            del record["versions"]["tlbench-source"]
+        else:
+            record["device"] = {**record["device"], "cpu": "Another CPU"}
+        path.write_text(json.dumps(record))
+    again = run_cli(*args, "-o", str(tmp_path), "-w", "1")
+    assert again.exit_code == 0 and "0 executed now" in again.stdout.replace("\n", " ")
+    note = " ".join(again.stderr.split())
+    here = results["versions"]
+    assert f"numpy: {here['numpy']} in 9 runs, 1.0.0 in 1 run (the results record" in note
+    assert f"tlbench-source: {here['tlbench-source']} in 9 runs, not recorded in 1 run" in note
+    assert "cpu: " in note and "Another CPU in 1 run" in note
+    rewritten = json.loads((tmp_path / "results.json").read_text())
+    assert sorted(r["versions"]["numpy"] for r in rewritten["runs"])[0] == "1.0.0"
+    assert submit(tmp_path / "results.json", tmp_path / "board", dry_run=True)  # still valid
 
 
 def test_paired_runs_share_their_seed_and_evaluation_episodes(tasks: Path, tmp_path: Path) -> None:

@@ -135,6 +135,14 @@ def evaluate_command(
         f"{len(result.results['runs'])} runs ({result.executed} executed now, the rest resumed "
         f"from {out}); results: {result.results_path}"
     )
+    if result.provenance:
+        err_console.print(
+            "[yellow]note:[/yellow] runs resumed from earlier commands were made with other "
+            "versions or on another device than this command (each run's own are in "
+            "results.json):"
+        )
+        for line in result.provenance:
+            err_console.print(f"  {line}")
     from tlbench.report import metrics_table, plot_curves, plot_embeddings
 
     if result.summary is not None or result.alignment is not None:

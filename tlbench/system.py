@@ -112,3 +112,50 @@ def device_info(device: str) -> dict[str, Any]:
 
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
+
+
+def mixed_provenance(
+    runs: Iterable[Any], versions: dict[str, str], device: dict[str, Any]
+) -> list[str]:
+    """Where an evaluation's runs were made with other versions or on another device than the
+    evaluation records (``versions``, ``device``: what the command that wrote the results ran
+    with). A resumed evaluation combines runs made by earlier commands, perhaps with other code.
+
+    ``runs`` are run entries (dicts or objects) with their own ``versions`` and ``device``;
+    runs without them (results written before runs carried them) are not compared. Returns one
+    line per differing field, naming each value and how many runs had it (most first); empty
+    when every run matches.
+
+    >>> here = {"numpy": "2.4.6"}
+    >>> dev = {"device": "cpu", "cpu": "EPYC"}
+    >>> runs = [{"versions": here, "device": dev}, {"versions": {"numpy": "2.3.0"}, "device": dev}]
+    >>> mixed_provenance(runs, here, dev)
+    ['numpy: 2.4.6 in 1 run, 2.3.0 in 1 run (the results record 2.4.6)']
+    >>> mixed_provenance(runs[:1], here, dev)
+    []
+    """
+
+    def field(run: Any, name: str) -> dict[str, Any] | None:
+        value = run.get(name) if isinstance(run, dict) else getattr(run, name, None)
+        if value is None or isinstance(value, dict):
+            return value
+        return dict(value.model_dump())  # a pydantic model (leaderboard entries)
+
+    lines = []
+    for name, recorded in (("versions", versions), ("device", device)):
+        stamps = [s for s in (field(run, name) for run in runs) if s is not None]
+        for key in sorted({k for s in stamps for k in s} | set(recorded)):
+            counts: dict[str, int] = {}
+            for stamp in stamps:
+                value = stamp.get(key)
+                text = "not recorded" if value is None else str(value)
+                counts[text] = counts.get(text, 0) + 1
+            expected = "not recorded" if recorded.get(key) is None else str(recorded[key])
+            if not counts or set(counts) == {expected}:
+                continue
+            where = ", ".join(
+                f"{value} in {n} run{'s' if n != 1 else ''}"
+                for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+            )
+            lines.append(f"{key}: {where} (the results record {expected})")
+    return lines

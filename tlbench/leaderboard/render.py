@@ -54,6 +54,7 @@ from tlbench.leaderboard.views import (
 from tlbench.metrics import Interval, interval_estimates, performance_profile
 from tlbench.metrics.aggregate import pointwise_mean_interval
 from tlbench.scenarios import load_scenario
+from tlbench.system import mixed_provenance
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -597,6 +598,9 @@ def _entry_details(entry: Entry) -> list[str]:
         ("libraries", versions),
         ("curves SHA-256", entry.curves_sha256),
     ]
+    mixed = mixed_provenance(entry.runs, entry.versions, entry.device.model_dump())
+    if mixed:
+        items.insert(-1, ("runs made otherwise", "; ".join(mixed)))
     out = [
         "<details>",
         f"<summary><b>{_e(entry.name)}</b> (version {_e(entry.agent_version)}, "

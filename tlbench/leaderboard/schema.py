@@ -83,7 +83,9 @@ class Run(_Model):
     ``checkpoints`` (target steps of each evaluation), ``returns`` (the return of every
     evaluation episode, one list per checkpoint) and ``curve`` (the mean of each list); on a
     scenario scored by embedding alignment, which evaluates no returns, they have none. Runs of
-    an agent with ``embed`` carry ``alignment``.
+    an agent with ``embed`` carry ``alignment``. Each run carries the ``versions`` and ``device``
+    it was made with (results written before runs recorded them have neither): a resumed
+    evaluation may combine runs of several commands.
     """
 
     key: str = Field(pattern=_HEX16, description="the run's key (hash of what determines it)")
@@ -101,6 +103,8 @@ class Run(_Model):
     steps: dict[str, int | list[int]] | None = None
     timing: dict[str, float] | None = None
     alignment: RunAlignment | None = None
+    versions: dict[str, str] | None = Field(default=None, description="what the run ran with")
+    device: DeviceStamp | None = Field(default=None, description="the device it ran on")
 
 
 class _Results(_Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,8 @@ RUN_FIELDS = (
     "curve",
     "steps",
     "timing",
+    "versions",
+    "device",
 )
 
 
@@ -52,6 +54,9 @@ class Evaluation:
     executed: int
     alignment: AlignmentSummary | None = None
     probes: ProbeSet | None = None
+    #: where runs resumed from earlier commands differ in versions or device from the results'
+    #: (:func:`tlbench.system.mixed_provenance`); empty when every run matches
+    provenance: list[str] = field(default_factory=list)
 
     @property
     def results_path(self) -> Path:
@@ -177,7 +182,9 @@ def evaluate(
     tmp = out / f"results.json.tmp{os.getpid()}"
     tmp.write_text(json.dumps(results, indent=1, sort_keys=True, allow_nan=False) + "\n", "utf-8")
     os.replace(tmp, out / "results.json")
-    return Evaluation(out, results, summary, failed, len(todo), alignment, probes)
+    finished = [e for e in run_entries if e.get("status") == "ok"]
+    provenance = system.mixed_provenance(finished, versions, info)
+    return Evaluation(out, results, summary, failed, len(todo), alignment, probes, provenance)
 
 
 def attach_alignment(
