@@ -316,12 +316,17 @@ def test_results_record_provenance_and_raw_curves(tasks: Path, tmp_path: Path) -
     assert "jumpstart" in res.stdout and "P(transfer > scratch)" in res.stdout
 
 
-def test_a_resumed_evaluation_names_runs_made_with_other_versions(
+def test_a_resumed_evaluation_logs_its_runs_and_names_those_made_otherwise(
     tasks: Path, tmp_path: Path
 ) -> None:
     args = ("evaluate", f"{AGENTS / 'crashing.py'}:RandomAgent", "-s", "test/tiny", "--no-plot")
     first = run_cli(*args, "-o", str(tmp_path), "-w", "1")
     assert first.exit_code == 0 and "note:" not in first.stderr
+    # not a terminal: a plain line per finished run instead of progress bars
+    lines = first.stderr.splitlines()
+    assert lines[0] == "10 runs: 0 finished before, 10 to run"
+    assert [line.split("]")[0] for line in lines[1:11]] == [f"[{i}/10" for i in range(1, 11)]
+    assert all(": ok in " in line for line in lines[1:11])
     results = json.loads((tmp_path / "results.json").read_text())
     assert all(r["versions"] == results["versions"] for r in results["runs"])
     assert all(r["device"] == results["device"] for r in results["runs"])
@@ -337,6 +342,7 @@ def test_a_resumed_evaluation_names_runs_made_with_other_versions(
         path.write_text(json.dumps(record))
     again = run_cli(*args, "-o", str(tmp_path), "-w", "1")
     assert again.exit_code == 0 and "0 executed now" in again.stdout.replace("\n", " ")
+    assert again.stderr.startswith("10 runs: 10 finished before, 0 to run\n")
     note = " ".join(again.stderr.split())
     here = results["versions"]
     assert f"numpy: {here['numpy']} in 9 runs, 1.0.0 in 1 run (the results record" in note

@@ -268,7 +268,8 @@ def leaderboard_command(
 
 
 class _Progress:
-    """Progress bars: runs done of total, and steps within each running run."""
+    """Progress bars on a terminal: runs done of total, and steps within each running run.
+    Elsewhere (output to a file, a cluster job's log) a plain line per finished run."""
 
     def __init__(self) -> None:
         from rich.progress import (
@@ -279,6 +280,7 @@ class _Progress:
             TimeElapsedColumn,
         )
 
+        self._live = err_console.is_terminal
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -286,9 +288,11 @@ class _Progress:
             TimeElapsedColumn(),
             console=err_console,
             transient=True,
+            disable=not self._live,
         )
         self._overall: Any = None
         self._tasks: dict[str, Any] = {}
+        self._done = self._total = 0
 
     def __enter__(self) -> _Progress:
         self._progress.__enter__()
@@ -298,9 +302,12 @@ class _Progress:
         self._progress.__exit__(*exc)  # type: ignore[arg-type]
 
     def plan(self, runs: list[Any], todo: list[Any]) -> None:
-        self._overall = self._progress.add_task(
-            "runs", total=len(runs), completed=len(runs) - len(todo)
-        )
+        self._total, self._done = len(runs), len(runs) - len(todo)
+        self._overall = self._progress.add_task("runs", total=self._total, completed=self._done)
+        if not self._live:
+            err_console.print(
+                f"{self._total} runs: {self._done} finished before, {len(todo)} to run"
+            )
 
     def start(self, run: Any) -> None:
         self._tasks[run.key] = self._progress.add_task(f"  {run.label}", total=None)
@@ -314,7 +321,16 @@ class _Progress:
         if task is not None:
             self._progress.remove_task(task)
         self._progress.advance(self._overall)
-        if record.get("status") != "ok":
+        self._done += 1
+        ok = record.get("status") == "ok"
+        if not self._live:
+            seconds = (record.get("timing") or {}).get("total_s")
+            took = f" in {seconds:,.0f} s" if seconds is not None else ""
+            err_console.print(
+                f"[{self._done}/{self._total}] {run.label}: {'ok' if ok else 'failed'}{took}",
+                highlight=False,
+            )
+        if not ok:
             err_console.print(f"[red]run {run.label} failed:[/red] {record.get('error')}")
 
 
