@@ -128,11 +128,12 @@ def mixed_provenance(
 
     >>> here = {"numpy": "2.4.6"}
     >>> dev = {"device": "cpu", "cpu": "EPYC"}
-    >>> runs = [{"versions": here, "device": dev}, {"versions": {"numpy": "2.3.0"}, "device": dev}]
+    >>> runs = [{"versions": here, "device": dev}] * 2
     >>> mixed_provenance(runs, here, dev)
-    ['numpy: 2.4.6 in 1 run, 2.3.0 in 1 run (the results record 2.4.6)']
-    >>> mixed_provenance(runs[:1], here, dev)
     []
+    >>> runs.append({"versions": {"numpy": "2.3.0"}, "device": dev})
+    >>> mixed_provenance(runs, here, dev)
+    ['numpy: 2.4.6 in 2 runs, 2.3.0 in 1 run (the results record 2.4.6)']
     """
 
     def field(run: Any, name: str) -> dict[str, Any] | None:
