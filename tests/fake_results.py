@@ -15,11 +15,11 @@ from tlbench.scenarios import load_scenario
 TIERS = """\
 tiers:
   smoke: {source_steps: 200, target_steps: 200, eval_every: 100, eval_episodes: 3,
-          source_seeds: 2, target_seeds: 2}
-  standard: {source_steps: 300, target_steps: 300, eval_every: 100, eval_episodes: 2,
-             source_seeds: 1, target_seeds: 3}
+          eval_policy: greedy, source_seeds: 2, target_seeds: 2}
+  standard: {source_steps: 200, target_steps: 200, eval_every: 100, eval_episodes: 3,
+             eval_policy: epsilon-greedy, eval_epsilon: 0.1, source_seeds: 2, target_seeds: 2}
   paper: {source_steps: 300, target_steps: 300, eval_every: 100, eval_episodes: 2,
-          source_seeds: 1, target_seeds: 1}
+          eval_policy: greedy, source_seeds: 1, target_seeds: 1}
 """
 
 
@@ -27,11 +27,11 @@ tiers:
 TINY_TIERS = """\
 tiers:
   smoke: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
-          source_seeds: 2, target_seeds: 2}
+          eval_policy: greedy, source_seeds: 2, target_seeds: 2}
   standard: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
-             source_seeds: 1, target_seeds: 1}
+             eval_policy: greedy, source_seeds: 1, target_seeds: 1}
   paper: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
-          source_seeds: 1, target_seeds: 1}
+          eval_policy: greedy, source_seeds: 1, target_seeds: 1}
 """
 #: maze/inverse-reward-free at the budgets above
 TINY_REWARD_FREE = f"""\
@@ -81,7 +81,7 @@ SCENARIOS = {
 
 def make_results(
     scenario_id: str = "test/tiny",
-    tier: str = "smoke",
+    tier: str = "standard",
     *,
     digest: str = "0123456789abcdef",
     name: str = "ToyAgent",

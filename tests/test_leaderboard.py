@@ -159,11 +159,23 @@ def test_fingerprint_and_protocol_must_match_the_registered_scenario(
     assert "eval_episodes 5 (registered: 3)" in message
 
 
+def test_smoke_tier_results_are_refused_with_the_reason(
+    tasks: Path, board: Path, tmp_path: Path
+) -> None:
+    message = refused(
+        write(tmp_path / "r.json", make_results(tier="smoke")), board, v.SmokeTierError
+    )
+    assert "tier 'smoke' checks the pipeline" in message and "--tier standard" in message
+    assert not board.exists() or not any(board.rglob("*.json"))
+
+
 def test_run_counts_must_match_the_tier(tasks: Path, board: Path, tmp_path: Path) -> None:
     data = make_results()
     data["runs"].pop()
     message = refused(write(tmp_path / "r.json", data), board, v.RunCountError)
-    assert "9 runs, but tier 'smoke' has 2 source seeds x (1 + 2 x 2 target seeds) = 10" in message
+    assert (
+        "9 runs, but tier 'standard' has 2 source seeds x (1 + 2 x 2 target seeds) = 10" in message
+    )
     data = make_results()
     target_run(data, 2).update(status="failed", error="RuntimeError: boom")
     message = refused(write(tmp_path / "r.json", data), board, v.RunCountError)
@@ -227,7 +239,7 @@ def test_submit_stores_a_checked_entry_with_recomputed_metrics(
 ) -> None:
     path = write(tmp_path / "r.json", make_results())
     done = submit(path, board, name="toy")
-    assert done.path == board / "test" / "tiny" / "smoke" / "toy.json" and done.replaced is None
+    assert done.path == board / "test" / "tiny" / "standard" / "toy.json" and done.replaced is None
     stored = json.loads(done.path.read_text())
     assert stored["schema"] == "tlbench.entry/1"
     assert stored["agent_version"] == "0123456789abcdef"  # the code digest by default
@@ -278,7 +290,7 @@ def test_edited_entries_are_caught(tasks: Path, board: Path, tmp_path: Path) -> 
         load_entries(board)
     edited(lambda d: None)
     load_entries(board)
-    moved = board / "test" / "tiny" / "standard" / "toy.json"
+    moved = board / "test" / "tiny" / "paper" / "toy.json"
     moved.parent.mkdir(parents=True)
     done.path.rename(moved)
     with pytest.raises(v.MisplacedEntryError, match="belongs at"):
@@ -302,7 +314,11 @@ def test_recomputed_metrics_equal_what_evaluate_wrote(
     scenario = load_scenario("test/tiny")
     out = tmp_path / "eval"
     result = evaluate(
-        AgentRef.parse(f"{AGENTS / 'crashing.py'}:RandomAgent"), scenario, "smoke", out, workers=0
+        AgentRef.parse(f"{AGENTS / 'crashing.py'}:RandomAgent"),
+        scenario,
+        "standard",
+        out,
+        workers=0,
     )
     done = submit(result.results_path, board, name="random")
     assert done.entry.metrics == result.results["metrics"]
@@ -353,7 +369,7 @@ def test_transfer_matrix_appears_for_a_family_with_several_pairs(
         submit(path, board, name="toy")
     entries = load_entries(board)
     matrices = transfer_matrices(entries)
-    assert [(m.family, m.tier, m.name) for m in matrices] == [("toy", "smoke", "toy")]
+    assert [(m.family, m.tier, m.name) for m in matrices] == [("toy", "standard", "toy")]
     m = matrices[0]
     assert m.sources == ["Maze-v0", "Maze-v0 + MetaLabyrinth-v0", "MetaLabyrinth-v0"]
     assert m.targets == ["InverseMaze-v0", "InverseMetaLabyrinth-v0"]
@@ -366,9 +382,9 @@ def test_transfer_matrix_appears_for_a_family_with_several_pairs(
     ratio = m.cells[("MetaLabyrinth-v0", "InverseMaze-v0")][1]
     assert ratio.estimate == by_scenario["toy/labyrinth"].metrics["transfer_ratio_iqm"]["estimate"]
     written = render(entries, tmp_path / "out", reps=200)
-    assert Path("site/img/matrix/toy-smoke.png") in written
+    assert Path("site/img/matrix/toy-standard.png") in written
     readme = (tmp_path / "out" / "README.md").read_text()
-    assert "### toy family, smoke tier: toy (transfer)" in readme
+    assert "### toy family, standard tier: toy (transfer)" in readme
     assert "test family" not in readme  # one pair only: no matrix
 
 
@@ -385,9 +401,9 @@ def test_cross_scenario_view_uses_as_many_runs_of_each_scenario(
     [view] = cross_views(load_entries(board), reps=200)
     assert view.tier == "standard" and view.scenarios == ["test/tiny", "toy/maze"]
     assert view.suite == "grid" and view.slug == "grid-standard"
-    assert view.runs_per_scenario == 3 and view.excluded == ["b"]
+    assert view.runs_per_scenario == 4 and view.excluded == ["b"]
     assert sorted(view.scores) == ["a (scratch)", "a (transfer)"]
-    assert view.scores["a (transfer)"].shape == (3, 2)
+    assert view.scores["a (transfer)"].shape == (4, 2)
     assert set(view.intervals["a (scratch)"]) == {"iqm", "mean", "median", "optimality_gap"}
 
 

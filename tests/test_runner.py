@@ -21,9 +21,10 @@ import tlbench  # noqa: F401
 from tlbench.agents import AgentRef, BudgetExhausted
 from tlbench.cli import app
 from tlbench.leaderboard import submit
-from tlbench.runner.budget import BudgetedEnv
+from tlbench.runner.budget import BudgetedEnv, BudgetedVectorEnv
 from tlbench.runner.evaluate import evaluate
-from tlbench.scenarios import load_scenario
+from tlbench.runner.worker import evaluate_policy
+from tlbench.scenarios import EnvRef, load_scenario
 from tlbench.system import source_revision
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,11 +45,11 @@ success_threshold: 0.5
 normalization: {random: -0.9, reference: 0.9}
 tiers:
   smoke: {source_steps: 200, target_steps: 200, eval_every: 100, eval_episodes: 2,
-          source_seeds: 2, target_seeds: 2}
+          eval_policy: greedy, source_seeds: 2, target_seeds: 2}
   standard: {source_steps: 300, target_steps: 300, eval_every: 100, eval_episodes: 2,
-             source_seeds: 1, target_seeds: 3}
+             eval_policy: greedy, source_seeds: 1, target_seeds: 3}
   paper: {source_steps: 300, target_steps: 300, eval_every: 100, eval_episodes: 2,
-          source_seeds: 1, target_seeds: 1, env_kwargs: {obs_mode: pixels}}
+          eval_policy: greedy, source_seeds: 1, target_seeds: 1, env_kwargs: {obs_mode: pixels}}
 """
 
 
@@ -139,6 +140,119 @@ def test_an_agent_that_ignores_its_budget_is_stopped(tasks: Path, tmp_path: Path
             assert record["steps"]["target"] == 200
             assert record["checkpoints"] == [0, 100, 200]
             assert [len(r) for r in record["returns"]] == [2, 2, 2]
+
+
+def test_budgeted_vector_env_counts_env_steps_over_all_sub_envs() -> None:
+    ref = EnvRef(env="tlbench/MetaLabyrinth-v0", kwargs={"obs_mode": "grid"})
+    seen: list[tuple[int, int]] = []
+    envs = BudgetedVectorEnv(
+        ref.make_vec(4),
+        40,
+        seed=7,
+        checkpoints=[0, 20, 40],
+        on_checkpoint=lambda c: seen.append((c, envs.steps)),
+    )
+    first, _ = envs.reset()
+    np.testing.assert_array_equal(first, ref.make_vec(4).reset(seed=7)[0])
+    np.testing.assert_array_equal(first[2], ref.make().reset(seed=9)[0])  # sub-env i: seed + i
+    assert envs.unwrapped is envs
+    calls = 0
+    with pytest.raises(BudgetExhausted, match="40"):
+        while True:
+            envs.step(np.zeros(4, dtype=np.int64))
+            calls += 1
+    assert calls == 10 and envs.steps == 40
+    assert seen == [(20, 20), (40, 40)]  # each before the step beyond it
+    envs.finish()
+    assert len(seen) == 2
+
+
+def test_budgeted_vector_env_needs_same_step_autoreset() -> None:
+    envs = gym.make_vec("tlbench/Maze-v0", num_envs=2, vectorization_mode="vector_entry_point")
+    with pytest.raises(ValueError, match="SAME_STEP"):
+        BudgetedVectorEnv(envs, 10, seed=0)
+
+
+class _Recorder:
+    """An agent stand-in that always predicts action 3 and records how it was asked."""
+
+    def __init__(self) -> None:
+        self.deterministic: list[bool] = []
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):  # type: ignore[no-untyped-def]
+        self.deterministic.append(deterministic)
+        return np.int64(3), state
+
+
+class _ActionLog(gym.Wrapper):  # type: ignore[type-arg]
+    def __init__(self, env: gym.Env) -> None:  # type: ignore[type-arg]
+        super().__init__(env)
+        self.actions: list[int] = []
+
+    def step(self, action: Any) -> Any:
+        self.actions.append(int(action))
+        return super().step(action)
+
+
+def test_evaluation_policies_greedy_sampled_and_epsilon_greedy() -> None:
+    def run(policy: str, epsilon: float | None = None) -> tuple[_Recorder, list[int], list[float]]:
+        agent, env = _Recorder(), _ActionLog(gym.make("tlbench/InverseMaze-v0"))
+        returns = evaluate_policy(agent, env, 20, policy, epsilon)  # type: ignore[arg-type]
+        return agent, env.actions, returns
+
+    greedy, greedy_actions, _ = run("greedy")
+    assert set(greedy.deterministic) == {True} and set(greedy_actions) == {3}
+    sampled, _, _ = run("sampled")
+    assert set(sampled.deterministic) == {False}
+    noisy, actions, returns = run("epsilon-greedy", 0.1)
+    assert set(noisy.deterministic) == {True}
+    assert len(noisy.deterministic) == len(actions)  # predict is asked at every step
+    replaced = np.mean(np.array(actions) != 3)
+    assert 0.03 < replaced < 0.12  # 0.1 x 3/4 of random actions differ from the greedy one
+    # The runner draws the noise from its own generator: the same for every evaluation.
+    _, actions_again, returns_again = run("epsilon-greedy", 0.1)
+    assert actions_again == actions and returns_again == returns
+    _, all_random, _ = run("epsilon-greedy", 1.0)
+    assert 0.2 < np.mean(np.array(all_random) == 3) < 0.3
+
+
+def test_epsilon_noise_does_not_depend_on_the_agents_random_state() -> None:
+    env = _ActionLog(gym.make("tlbench/InverseMaze-v0"))
+    evaluate_policy(_Recorder(), env, 5, "epsilon-greedy", 0.5)  # type: ignore[arg-type]
+    first = list(env.actions)
+    np.random.seed(123)  # noqa: NPY002 (an agent reseeding the global generator)
+    env.actions.clear()
+    evaluate_policy(_Recorder(), env, 5, "epsilon-greedy", 0.5)  # type: ignore[arg-type]
+    assert env.actions == first
+
+
+def test_a_tier_with_num_envs_trains_on_vector_envs(
+    tasks_with: Callable[[dict[str, str]], Path], tmp_path: Path
+) -> None:
+    vector = TINY.replace(
+        "source_seeds: 2, target_seeds: 2}", "source_seeds: 1, target_seeds: 1, num_envs: 4}"
+    )
+    tasks_with({"test/tiny": vector})
+    scenario = load_scenario("test/tiny")
+    assert scenario.tier("smoke").num_envs == 4
+    result = evaluate(
+        AgentRef(AGENTS / "vector_stepper.py"),
+        scenario,
+        "smoke",
+        tmp_path / "out",
+        workers=0,
+        device="cpu",
+        reps=200,
+    )
+    assert not result.failed, result.failed
+    recs = records(tmp_path / "out")
+    assert len(recs) == 3
+    for record in recs:
+        if record["condition"] == "source":
+            assert record["steps"]["source"] == [200]
+        else:
+            assert record["steps"]["target"] == 200
+            assert record["checkpoints"] == [0, 100, 200]
 
 
 # -- failures -------------------------------------------------------------------------------------
@@ -448,6 +562,24 @@ def test_sb3_same_seed_twice_gives_identical_curves(tasks: Path, tmp_path: Path)
     b = evaluate(agent, scenario, "standard", tmp_path / "b", workers=2, device="cpu", reps=200)
     assert not a.failed and not b.failed
     assert comparable(a.results) == comparable(b.results)
+
+
+@pytest.mark.parametrize("algo", ["dqn", "ppo"])
+def test_sb3_trains_on_the_vector_envs_of_a_tier_reproducibly(
+    tasks_with: Callable[[dict[str, str]], Path], tmp_path: Path, algo: str
+) -> None:
+    vector = TINY.replace(
+        "source_seeds: 2, target_seeds: 2}", "source_seeds: 1, target_seeds: 1, num_envs: 4}"
+    )
+    tasks_with({"test/tiny": vector})
+    scenario = load_scenario("test/tiny")
+    kwargs = {"learning_starts": 50} if algo == "dqn" else {"n_steps": 16, "batch_size": 32}
+    agent = AgentRef(ROOT / "baselines" / "sb3" / f"{algo}.py", kwargs=kwargs)
+    a = evaluate(agent, scenario, "smoke", tmp_path / "a", workers=0, device="cpu", reps=200)
+    b = evaluate(agent, scenario, "smoke", tmp_path / "b", workers=0, device="cpu", reps=200)
+    assert not a.failed, a.failed
+    assert comparable(a.results) == comparable(b.results)
+    assert all(r["steps"].get("target", 200) == 200 for r in records(tmp_path / "a"))
 
 
 def test_a_tiers_env_kwargs_reach_every_env_of_its_runs(tasks: Path, tmp_path: Path) -> None:

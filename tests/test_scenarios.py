@@ -183,7 +183,7 @@ def test_normalization_of_the_maze_is_the_computed_one() -> None:
 def test_tier_checkpoints_and_runs() -> None:
     tier = Tier(
         source_steps=0, target_steps=5_000, eval_every=1_000, eval_episodes=50,
-        source_seeds=5, target_seeds=22,
+        eval_policy="greedy", source_seeds=5, target_seeds=22,
     )  # fmt: skip
     assert tier.checkpoints == [0, 1_000, 2_000, 3_000, 4_000, 5_000]
     assert tier.runs == 5 * 22 * 2
@@ -206,7 +206,7 @@ def test_fingerprint_is_stable_and_ignores_comments(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        lambda d: d.update(version=2),
+        lambda d: d.update(version=d["version"] + 1),
         lambda d: d.update(description=d["description"] + " More."),
         lambda d: d["tiers"]["paper"].update(eval_episodes=51),
         lambda d: d["tiers"]["smoke"].update(source_seeds=3),
@@ -215,6 +215,9 @@ def test_fingerprint_is_stable_and_ignores_comments(tmp_path: Path) -> None:
         lambda d: d.update(success_threshold=0.3),
         lambda d: d["references"][0].update(year=2022),
         lambda d: d["tiers"]["paper"].update(env_kwargs={"obs_mode": "pixels"}),
+        lambda d: d["tiers"]["paper"].update(eval_epsilon=0.05),
+        lambda d: d["tiers"]["paper"].update(eval_policy="greedy", eval_epsilon=None),
+        lambda d: d["tiers"]["paper"].update(num_envs=2),
     ],
 )
 def test_fingerprint_changes_with_any_field(tmp_path: Path, change: Any) -> None:
@@ -349,6 +352,36 @@ def test_missing_keys(tmp_path: Path) -> None:
     message = _error(_write(tmp_path, data))
     assert f"{tmp_path / 'maze/x.yaml'}: missing key 'title'" in message
     assert "tiers.smoke: missing key 'eval_episodes'" in message
+
+
+def test_evaluation_policy_errors_name_the_fix(tmp_path: Path) -> None:
+    data = _data()
+    del data["tiers"]["smoke"]["eval_epsilon"]
+    data["tiers"]["standard"].update(eval_policy="greedy", eval_epsilon=0.1)
+    data["tiers"]["paper"]["eval_policy"] = "softmax"
+    message = _error(_write(tmp_path, data))
+    assert "tiers.smoke: eval_policy epsilon-greedy needs eval_epsilon" in message
+    assert "eval_epsilon (0.1) is only read with eval_policy epsilon-greedy, not 'greedy'" in (
+        message
+    )
+    assert "tiers.paper.eval_policy" in message and "'softmax'" in message
+    data = _data()
+    del data["tiers"]["smoke"]["eval_policy"]
+    data["tiers"]["paper"]["eval_epsilon"] = 1.5
+    message = _error(_write(tmp_path, data))
+    assert "tiers.smoke: missing key 'eval_policy'" in message
+    assert "tiers.paper.eval_epsilon" in message
+
+
+def test_num_envs_must_divide_budgets_and_interval(tmp_path: Path) -> None:
+    data = _data()
+    data["tiers"]["smoke"]["num_envs"] = 3
+    message = _error(_write(tmp_path, data))
+    assert "source_steps (2000) must be a multiple of num_envs (3)" in message
+    data["tiers"]["smoke"]["num_envs"] = 0
+    assert "tiers.smoke.num_envs" in _error(_write(tmp_path, data))
+    data["tiers"]["smoke"]["num_envs"] = 4
+    assert load_scenario(_write(tmp_path, data)).tier("smoke").num_envs == 4
 
 
 def test_missing_tier(tmp_path: Path) -> None:
@@ -494,19 +527,21 @@ def test_cli_show(scenario_id: str) -> None:
     result = runner.invoke(app, ["show", scenario_id])
     assert result.exit_code == 0, result.output
     scenario = load_scenario(scenario_id)
-    assert result.stdout.startswith(f"{scenario_id} (version 1): {scenario.title}")
+    assert result.stdout.startswith(f"{scenario_id} (version {scenario.version}): {scenario.title}")
     assert "fingerprint:" in result.stdout and scenario.fingerprint in result.stdout
     for name in TIER_NAMES:
         tier = scenario.tier(name)
         table = result.stdout.split("\ntier ", 1)[1]  # (a description line may start "paper ")
         row = next(line for line in table.splitlines() if line.startswith(name + " "))
-        assert row.split()[1:] == [
+        assert row.split()[1:9] == [
             f"{n:,}"
             for n in (
                 tier.source_steps, tier.target_steps, tier.eval_every, tier.eval_episodes,
                 tier.source_seeds, tier.target_seeds, tier.source_seeds * tier.target_seeds * 2,
+                tier.num_envs,
             )
         ]  # fmt: skip
+        assert row.split(maxsplit=9)[9] == tier.evaluation
 
 
 def test_cli_show_lists_the_env_kwargs_of_a_tier() -> None:

@@ -9,7 +9,7 @@ For one run, the runner does::
     agent = AgentClass(target_context, **kwargs)   # a fresh agent for the target phase
     agent.load(artifact_dir)                       # transfer runs only: receive the artifact
     agent.train_target(target_env, steps)          # learn on the target
-    agent.predict(obs, state, episode_start, deterministic=True)   # called by the runner
+    agent.predict(obs, state, episode_start, deterministic)   # called by the runner
 
 Source training happens once per source seed (the "base model") and its artifact is shared by
 all the target runs of that seed. The scratch control builds the agent and calls
@@ -19,7 +19,17 @@ The runner owns the step budget and the evaluation: the envs handed to ``train_s
 ``train_target`` stop the agent (by raising :class:`BudgetExhausted`, which an agent must not
 catch) once its budget is used up, and the runner evaluates :meth:`Agent.predict` on its own
 seeded evaluation envs at fixed target step counts, in the middle of ``train_target``. So
-``predict`` must not change what the agent is learning.
+``predict`` must not change what the agent is learning. How the runner acts in its evaluation
+episodes is part of the scenario's tier (``eval_policy``): ``greedy`` calls ``predict`` with
+``deterministic=True``, ``sampled`` with ``deterministic=False`` (draw from your policy, with a
+random generator of your own so that evaluating does not change training), and
+``epsilon-greedy`` calls it with ``deterministic=True`` and replaces the action with probability
+``eval_epsilon`` by a random one that the runner draws itself.
+
+A tier with ``num_envs`` > 1 hands ``train_source`` and ``train_target`` Gymnasium vector envs
+(:class:`gymnasium.vector.VectorEnv`, ``num_envs`` sub-envs, autoreset ``SAME_STEP``: a finished
+sub-env's last observation is in ``info["final_obs"]``) instead of single envs; the budget counts
+env steps over all sub-envs. ``context.num_envs`` says which to expect before training starts.
 """
 
 from __future__ import annotations
@@ -58,6 +68,8 @@ class AgentContext:
         phase: ``"source"`` or ``"target"``.
         source_steps: env steps available per source env (the tier's budget).
         target_steps: env steps available on the target (the tier's budget).
+        num_envs: 1 if the agent trains on single envs, else the number of sub-envs of the
+            vector envs it is handed (the tier's ``num_envs``).
     """
 
     observation_space: gym.Space[Any]
@@ -70,6 +82,7 @@ class AgentContext:
     phase: str
     source_steps: int
     target_steps: int
+    num_envs: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,7 +98,8 @@ class Agent(ABC):
         self.kwargs = kwargs
 
     def train_source(self, envs: Sequence[gym.Env[Any, Any]], steps: int) -> None:
-        """Learn on the source envs, at most ``steps`` env steps on each.
+        """Learn on the source envs, at most ``steps`` env steps on each (vector envs when
+        ``context.num_envs`` > 1).
 
         The default raises: an agent that transfers must implement it (a scratch-only agent
         need not, and then only its scratch runs are possible).
@@ -102,7 +116,8 @@ class Agent(ABC):
 
     @abstractmethod
     def train_target(self, env: gym.Env[Any, Any], steps: int) -> None:
-        """Learn on the target env, at most ``steps`` env steps."""
+        """Learn on the target env, at most ``steps`` env steps (a vector env when
+        ``context.num_envs`` > 1)."""
 
     @abstractmethod
     def predict(

@@ -366,7 +366,7 @@ def _hardware(entry: Entry) -> str:
 def _tier_line(entry: Entry) -> str:
     p = entry.protocol
     evaluation = (
-        f"{p.eval_episodes} evaluation episodes every {p.eval_every:,} steps"
+        f"{p.eval_episodes} {p.evaluation} evaluation episodes every {p.eval_every:,} steps"
         if return_scored(entry)
         else "no return evaluations (embedding alignment at the end of each run)"
     )

@@ -14,6 +14,8 @@ non-finite            NaN, Infinity or -Infinity (or a number too large for a fl
 unknown-schema        a ``schema`` other than ``tlbench.results/1``
 invalid-submission    a missing or unknown key, a value of the wrong type
 unknown-scenario      a scenario id or tier that is not registered
+smoke-tier            a smoke-tier result: smoke checks the pipeline, it says nothing about
+                      transfer (the leaderboard holds standard and paper tiers)
 fingerprint-mismatch  a fingerprint or protocol other than the registered scenario's
 run-count             runs that do not match the tier: source seeds x (1 + 2 x target
                       seeds) runs, every one finished (``ok``), with the planned seeds and keys
@@ -95,6 +97,10 @@ class SchemaViolationError(SubmissionError):
 
 class UnknownScenarioError(SubmissionError):
     code = "unknown-scenario"
+
+
+class SmokeTierError(SubmissionError):
+    code = "smoke-tier"
 
 
 class AlignmentMismatchError(SubmissionError):
@@ -333,6 +339,17 @@ def _check_schema(path: Path, doc: Any, expected: str) -> None:
         f"{got}; this tlbench reads {expected!r} (files written by another tlbench version: "
         "re-run tlbench evaluate with this one, or install the version that wrote it)",
     )
+
+
+def check_tier(path: Path, results: _Results) -> None:
+    """Refuse a smoke-tier result: the leaderboard holds standard and paper tiers only."""
+    if results.tier == "smoke":
+        raise SmokeTierError(
+            path,
+            "tier 'smoke' checks the pipeline (tiny budgets, 2 seeds) and says nothing about "
+            "transfer, so the leaderboard does not take it; re-run tlbench evaluate with "
+            "--tier standard (or paper) and submit that",
+        )
 
 
 def check_scenario(path: Path, results: _Results) -> Scenario:
@@ -631,6 +648,7 @@ def check_submission(path: Path) -> Checked:
     doc = read_json(path)
     _check_schema(path, doc, SUBMISSION_SCHEMA)
     submission: Submission = _model(path, doc, Submission, "submission (tlbench.results/1)")
+    check_tier(path, submission)
     scenario = check_scenario(path, submission)
     check_runs(path, submission, scenario)
     return Checked(
@@ -655,6 +673,7 @@ def check_entry(path: Path, root: Path | None = None) -> Entry:
                 f"the entry of {entry.name!r} on {entry.scenario.id!r} ({entry.tier} tier) "
                 f"belongs at {display_path(expected)}; entries are written by tlbench submit",
             )
+    check_tier(path, entry)
     scenario = check_scenario(path, entry)
     check_runs(path, entry, scenario)
     digest = curves_sha256(entry)

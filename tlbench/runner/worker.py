@@ -18,9 +18,9 @@ import numpy as np
 
 from tlbench.agents.api import Agent, AgentContext, BudgetExhausted
 from tlbench.agents.loader import AgentRef
-from tlbench.runner.budget import BudgetedEnv
+from tlbench.runner.budget import Budgeted, BudgetedEnv, BudgetedVectorEnv
 from tlbench.runner.plan import RunSpec
-from tlbench.scenarios import Scenario
+from tlbench.scenarios import EnvRef, Scenario
 
 # Evaluation episode j of every run and checkpoint starts from seed EVAL_SEED + j: all runs, both
 # conditions, are evaluated on the same episodes.
@@ -114,16 +114,46 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def evaluate_policy(agent: Agent, env: Any, episodes: int) -> list[float]:
-    """Returns of ``episodes`` deterministic episodes (episode j seeded ``EVAL_SEED + j``)."""
+def evaluate_policy(
+    agent: Agent,
+    env: Any,
+    episodes: int,
+    policy: str = "greedy",
+    epsilon: float | None = None,
+) -> list[float]:
+    """Returns of ``episodes`` evaluation episodes (episode j seeded ``EVAL_SEED + j``).
+
+    ``policy`` is the tier's ``eval_policy``: ``greedy`` acts with
+    ``predict(deterministic=True)``, ``sampled`` with ``predict(deterministic=False)``, and
+    ``epsilon-greedy`` takes the greedy action but, with probability ``epsilon``, a uniformly
+    random action instead. The runner draws those coin flips and random actions itself, from a
+    generator seeded with ``(EVAL_SEED, j)`` for episode j, so they are the same for every run and
+    checkpoint (transfer and scratch meet the same noise) and no agent can change them. ``predict``
+    is called at every step, also when its action is replaced, so that a recurrent agent sees
+    every observation.
+    """
+    if policy not in ("greedy", "sampled", "epsilon-greedy"):
+        raise ValueError(f"unknown evaluation policy {policy!r}")
+    if policy == "epsilon-greedy" and epsilon is None:
+        raise ValueError("the epsilon-greedy evaluation policy needs epsilon")
+    deterministic = policy != "sampled"
+    if policy != "epsilon-greedy":
+        epsilon = None
+    space = env.action_space
     returns = []
     for j in range(episodes):
         obs, _ = env.reset(seed=EVAL_SEED + j)
+        rng = np.random.default_rng([EVAL_SEED, j])
+        space.seed(int(rng.integers(2**31)))
         state: Any = None
         start = np.ones(1, dtype=bool)
         total = 0.0
         for _ in range(MAX_EVAL_EPISODE_STEPS):
-            action, state = agent.predict(obs, state=state, episode_start=start, deterministic=True)
+            action, state = agent.predict(
+                obs, state=state, episode_start=start, deterministic=deterministic
+            )
+            if epsilon is not None and rng.random() < epsilon:
+                action = space.sample()
             start = np.zeros(1, dtype=bool)
             obs, reward, terminated, truncated, _ = env.step(action)
             total += float(reward)
@@ -226,6 +256,7 @@ def _context(job: Job, phase: str, spaces: tuple[Any, Any], work: Path) -> Agent
         phase=phase,
         source_steps=tier.source_steps,
         target_steps=tier.target_steps,
+        num_envs=tier.num_envs,
     )
 
 
@@ -288,9 +319,8 @@ def _source_phase(
     budget = tier.source_steps
     envs = []
     for i, ref in enumerate(job.scenario.sources_for(job.tier)):
-        env = BudgetedEnv(ref.make(), budget, seed=job.run.seed * 100 + i)
-        envs.append(env)
-    context = _context(job, "source", (envs[0].observation_space, envs[0].action_space), work)
+        envs.append(_budgeted(ref, tier.num_envs, budget, seed=job.run.seed * 100 + i))
+    context = _context(job, "source", _single_spaces(envs[0]), work)
     agent = agent_class(context, **job.agent.kwargs)
     total = budget * len(envs)
     if progress:
@@ -298,7 +328,7 @@ def _source_phase(
             env.on_progress = lambda: progress(sum(e.steps for e in envs), total)
     start = time.perf_counter()
     with contextlib.suppress(BudgetExhausted):  # the budget ends the phase
-        agent.train_source(envs, budget)
+        agent.train_source(envs, budget)  # type: ignore[arg-type]  # vector envs too
     train_s = time.perf_counter() - start
     artifact = store.artifact(job.run.key)
     tmp = artifact.with_name(artifact.name + ".tmp")
@@ -307,13 +337,43 @@ def _source_phase(
     agent.save(tmp)
     shutil.rmtree(artifact, ignore_errors=True)
     os.replace(tmp, artifact)
-    embedded = _save_embeddings(job, store, agent, "source", _n_actions(envs[0].action_space))
+    embedded = _save_embeddings(job, store, agent, "source", _n_actions(_single_spaces(envs[0])[1]))
     return {
         "steps": {"source": [env.steps for env in envs]},
         "artifact": str(artifact),
         "timing": {"train_s": train_s},
         **embedded,
     }
+
+
+def _budgeted(
+    ref: EnvRef,
+    num_envs: int,
+    budget: int,
+    *,
+    seed: int,
+    checkpoints: tuple[int, ...] | list[int] = (),
+    on_checkpoint: Callable[[int], None] | None = None,
+) -> Budgeted:
+    """The env an agent trains on: one budgeted env, or a budgeted vector env of ``num_envs``."""
+    if num_envs == 1:
+        return BudgetedEnv(
+            ref.make(), budget, seed=seed, checkpoints=checkpoints, on_checkpoint=on_checkpoint
+        )
+    return BudgetedVectorEnv(
+        ref.make_vec(num_envs),
+        budget,
+        seed=seed,
+        checkpoints=checkpoints,
+        on_checkpoint=on_checkpoint,
+    )
+
+
+def _single_spaces(env: Budgeted) -> tuple[Any, Any]:
+    """The observation and action space of one (sub-)env."""
+    if isinstance(env, BudgetedVectorEnv):
+        return env.single_observation_space, env.single_action_space
+    return env.observation_space, env.action_space
 
 
 def _n_actions(space: Any) -> int:
@@ -342,11 +402,14 @@ def _target_phase(
         if eval_env is None:
             return
         t0 = time.perf_counter()
-        curve[step] = evaluate_policy(agent, eval_env, tier.eval_episodes)
+        curve[step] = evaluate_policy(
+            agent, eval_env, tier.eval_episodes, tier.eval_policy, tier.eval_epsilon
+        )
         eval_time += time.perf_counter() - t0
 
-    env = BudgetedEnv(
-        target.make(),
+    env = _budgeted(
+        target,
+        tier.num_envs,
         tier.target_steps,
         seed=job.run.seed,
         checkpoints=tier.checkpoints if returns else (),
@@ -354,7 +417,7 @@ def _target_phase(
     )
     if progress:
         env.on_progress = lambda: progress(env.steps, tier.target_steps)
-    context = _context(job, "target", (env.observation_space, env.action_space), work)
+    context = _context(job, "target", _single_spaces(env), work)
     agent = agent_class(context, **job.agent.kwargs)
     load_s = 0.0
     if job.run.condition == "transfer":
@@ -367,12 +430,12 @@ def _target_phase(
     eval_before = eval_time
     start = time.perf_counter()
     with contextlib.suppress(BudgetExhausted):  # the budget ends the phase
-        agent.train_target(env, tier.target_steps)
+        agent.train_target(env, tier.target_steps)  # type: ignore[arg-type]  # or a vector env
     env.finish()
     # The evaluations inside train_target are the runner's time, not the agent's.
     train_s = time.perf_counter() - start - (eval_time - eval_before)
     t0 = time.perf_counter()
-    embedded = _save_embeddings(job, store, agent, "target", _n_actions(env.action_space))
+    embedded = _save_embeddings(job, store, agent, "target", _n_actions(_single_spaces(env)[1]))
     timing = {"train_s": train_s, "eval_s": eval_time, "load_s": load_s}
     if embedded:
         timing["embed_s"] = time.perf_counter() - t0

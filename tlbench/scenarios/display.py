@@ -19,6 +19,7 @@ _TIER_COLUMNS = (
     ("source seeds", "source_seeds"),
     ("target seeds", "target_seeds"),
     ("runs", "runs"),
+    ("envs", "num_envs"),
 )
 
 
@@ -68,12 +69,13 @@ def tier_table(scenario: Scenario) -> list[str]:
     >>> header.split()[:5]
     ['tier', 'source', 'steps', 'target', 'steps']
     >>> smoke.split()
-    ['smoke', '2,000', '2,000', '500', '5', '2', '2', '8']
+    ['smoke', '2,000', '2,000', '500', '5', '2', '2', '8', '1', 'epsilon-greedy', '(0.1)']
     """
-    rows = [("tier", *(title for title, _ in _TIER_COLUMNS))]
+    rows = [("tier", *(title for title, _ in _TIER_COLUMNS), "evaluation policy")]
     for name in TIER_NAMES:
         tier = scenario.tier(name)
-        rows.append((name, *(f"{getattr(tier, attr):,}" for _, attr in _TIER_COLUMNS)))
+        numbers = (f"{getattr(tier, attr):,}" for _, attr in _TIER_COLUMNS)
+        rows.append((name, *numbers, tier.evaluation))
     return columns(rows, right=range(1, len(_TIER_COLUMNS) + 1))
 
 

@@ -34,6 +34,8 @@ from pydantic import (
 from tlbench.envs import env_ids, env_info, suggest
 
 TierName = Literal["smoke", "standard", "paper"]
+#: how the runner acts for the agent in an evaluation episode (see :class:`Tier`)
+EvalPolicy = Literal["greedy", "sampled", "epsilon-greedy"]
 #: the protocol tiers every scenario defines, cheapest first
 TIER_NAMES: tuple[str, ...] = get_args(TierName)
 
@@ -212,12 +214,42 @@ class EnvRef(_Model):
             )
         return gym.make(self.env, **self.kwargs, **extra)
 
+    def make_vec(self, num_envs: int) -> gym.vector.VectorEnv[Any, Any, Any]:
+        """``num_envs`` copies of this env as one Gymnasium vector env with ``SAME_STEP`` autoreset.
+
+        The env's own batched implementation when it has one (the grid worlds' numpy vector
+        envs), else Gymnasium's ``SyncVectorEnv``. Sub-env ``i`` of ``reset(seed=s)`` is seeded
+        ``s + i``. With ``SAME_STEP``, every ``step`` is a real transition of every sub-env: a
+        sub-env that ends is reset in the same call, and its last observation is in
+        ``info["final_obs"]`` (mask ``info["_final_obs"]``).
+
+        >>> envs = EnvRef(env="tlbench/MetaLabyrinth-v0", kwargs={"obs_mode": "grid"}).make_vec(4)
+        >>> envs.observation_space.shape, envs.metadata["autoreset_mode"].name
+        ((4, 1, 8, 8), 'SAME_STEP')
+        """
+        mode = gym.vector.AutoresetMode.SAME_STEP
+        if gym.spec(self.env).vector_entry_point is not None:
+            return gym.make_vec(
+                self.env,
+                num_envs=num_envs,
+                vectorization_mode="vector_entry_point",
+                autoreset_mode=mode,
+                **self.kwargs,
+            )
+        return gym.make_vec(
+            self.env,
+            num_envs=num_envs,
+            vectorization_mode="sync",
+            vector_kwargs={"autoreset_mode": mode},
+            **self.kwargs,
+        )
+
 
 class Tier(_Model):
     """One protocol tier: step budgets, evaluation schedule and seeds.
 
     >>> tier = Tier(source_steps=2000, target_steps=2000, eval_every=500, eval_episodes=5,
-    ...             source_seeds=2, target_seeds=2)
+    ...             source_seeds=2, target_seeds=2, eval_policy="greedy")
     >>> tier.checkpoints
     [0, 500, 1000, 1500, 2000]
     >>> tier.runs
@@ -230,6 +262,25 @@ class Tier(_Model):
     eval_episodes: int = Field(gt=0, description="episodes per evaluation")
     source_seeds: int = Field(gt=0, description="source seeds: base models trained on the sources")
     target_seeds: int = Field(gt=0, description="target seeds per source seed")
+    eval_policy: EvalPolicy = Field(
+        description="how the runner acts in evaluation episodes: 'greedy' (the agent's "
+        "predict(deterministic=True)), 'sampled' (predict(deterministic=False)) or "
+        "'epsilon-greedy' (the greedy action, replaced with probability eval_epsilon by a "
+        "uniformly random action that the runner draws from its own seeded generator)"
+    )
+    eval_epsilon: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="the probability of a random action; only (and required) with "
+        "eval_policy epsilon-greedy",
+    )
+    num_envs: int = Field(
+        default=1,
+        ge=1,
+        description="sub-envs of the vector env the agent trains on (target and every source); "
+        "1 hands the agent a single env. The budgets count env steps over all sub-envs",
+    )
     env_kwargs: dict[str, Any] = Field(
         default_factory=dict,
         description="keyword arguments this tier gives every env of the scenario, on top of "
@@ -243,13 +294,59 @@ class Tier(_Model):
         return kwargs
 
     @model_serializer(mode="wrap")
-    def _omit_empty_env_kwargs(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A tier without env_kwargs serialises as it did before the key existed, so the content
-        # and fingerprint of scenario files that do not use it are unchanged.
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Keys at their defaults are left out (a tier without env_kwargs serialises as it did
+        # before the key existed), so the content and fingerprint of scenario files that do not
+        # use them are unchanged.
         data: dict[str, Any] = handler(self)
         if not self.env_kwargs:
             data.pop("env_kwargs", None)
+        if self.eval_epsilon is None:
+            data.pop("eval_epsilon", None)
+        if self.num_envs == 1:
+            data.pop("num_envs", None)
         return data
+
+    @model_validator(mode="after")
+    def _epsilon_with_its_policy(self) -> Tier:
+        if self.eval_policy == "epsilon-greedy" and self.eval_epsilon is None:
+            raise ValueError(
+                "eval_policy epsilon-greedy needs eval_epsilon, the probability of a random "
+                "action (the CRAR papers use 0.1)"
+            )
+        if self.eval_policy != "epsilon-greedy" and self.eval_epsilon is not None:
+            raise ValueError(
+                f"eval_epsilon ({self.eval_epsilon}) is only read with eval_policy "
+                f"epsilon-greedy, not {self.eval_policy!r}: remove it or change the policy"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _whole_vector_steps(self) -> Tier:
+        n = self.num_envs
+        if n == 1:
+            return self
+        for name in ("source_steps", "target_steps", "eval_every"):
+            value = getattr(self, name)
+            if value % n:
+                raise ValueError(
+                    f"{name} ({value}) must be a multiple of num_envs ({n}): a vector env steps "
+                    f"all {n} sub-envs at once, and budgets and evaluations fall on exact step "
+                    f"counts; e.g. {name}: {value - value % n or n}"
+                )
+        return self
+
+    @property
+    def evaluation(self) -> str:
+        """The evaluation policy in words, e.g. ``'epsilon-greedy (0.1)'``.
+
+        >>> Tier(source_steps=0, target_steps=10, eval_every=5, eval_episodes=1, source_seeds=1,
+        ...      target_seeds=1, eval_policy="epsilon-greedy", eval_epsilon=0.1).evaluation
+        'epsilon-greedy (0.1)'
+        """
+        if self.eval_policy == "epsilon-greedy":
+            return f"epsilon-greedy ({self.eval_epsilon:g})"
+        return self.eval_policy
 
     @model_validator(mode="after")
     def _eval_every_divides(self) -> Tier:
