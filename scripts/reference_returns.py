@@ -16,6 +16,9 @@ For every target env of the grid-world scenarios this prints
 Run from the repository root::
 
     .venv/bin/python scripts/reference_returns.py --episodes 2000 --seed 0
+
+``scripts/labyrinth_layouts.py`` measures the same references with the vector envs, adds the
+oracles under epsilon-greedy evaluation, and compares the labyrinth's two ``layout`` options.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ GRID_VARIANTS: list[tuple[str, dict[str, Any]]] = [(env_id, {}) for env_id in GR
     ("tlbench/Maze-v0", {"reward_mode": "none"}),
     ("tlbench/MetaLabyrinth-v0", {"obs_mode": "grid"}),
     ("tlbench/InverseMetaLabyrinth-v0", {"obs_mode": "grid"}),
+    ("tlbench/MetaLabyrinth-v0", {"layout": "original"}),
 ]
 # State observations one action per frame, and the paper tier's pixels with action repeat 2.
 BULLET_VARIANTS: list[tuple[str, dict[str, Any]]] = [

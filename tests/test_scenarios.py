@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -172,9 +173,21 @@ def test_bullet_tiers_and_normalization(scenario_id: str) -> None:
 def test_normalization_of_the_maze_is_the_computed_one() -> None:
     # The optimal return from each of the 30 start cells is 1 - 0.01 * (d - 1); the sum of the
     # shortest-path lengths d from the start cells to the goal (6, 6) is 175, so the mean is
-    # 1 - 0.01 * (175 - 30) / 30 = 0.951666...
-    norm = load_scenario("maze/inverse").normalization
-    assert norm.reference == pytest.approx(1 - 0.01 * (175 - 30) / 30, abs=1e-4)
+    # 1 - 0.01 * (175 - 30) / 30 = 0.951666... The scenario evaluates epsilon-greedy 0.1, so its
+    # reference is the same policy's return under that noise, by dynamic programming.
+    spec = importlib.util.spec_from_file_location(
+        "labyrinth_layouts",
+        Path(__file__).resolve().parents[1] / "scripts" / "labyrinth_layouts.py",
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.maze_exact(0.0, greedy=True) == pytest.approx(1 - 0.01 * (175 - 30) / 30)
+    scenario = load_scenario("maze/inverse")
+    assert scenario.tier("standard").eval_epsilon == 0.1
+    norm = scenario.normalization
+    assert norm.reference == pytest.approx(script.maze_exact(0.1, greedy=True), abs=1e-4)
+    assert norm.random == pytest.approx(script.maze_exact(0.0, greedy=False), abs=1e-4)
 
 
 # -- tiers and fingerprints ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import random
@@ -139,7 +140,8 @@ def evaluate_policy(
     deterministic = policy != "sampled"
     if policy != "epsilon-greedy":
         epsilon = None
-    space = env.action_space
+    # A copy, so that seeding it never touches a space the agent might hold.
+    space = copy.deepcopy(env.action_space)
     returns = []
     for j in range(episodes):
         obs, _ = env.reset(seed=EVAL_SEED + j)
