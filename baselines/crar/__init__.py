@@ -29,38 +29,51 @@ reward             MSE(R(e(s), a), r)                              encoder, rewa
 discount           MSE(G(e(s), a), (1 - terminal) * gamma)         encoder, discount
 Ld1 (random pairs) exp(-C_d ||e(s_i) - e(s_(i-1))||), C_d = 5      encoder
 Ld1' (consecutive) exp(-C_d ||e(s) - e(s')||)                      encoder
-Ld2 (unit ball)    max(max_i e(s)_i^2 - 1, 0)                      encoder
+Ld2 (unit ball)    clip(max_c e(s)_c^2 - 1, 0, 100)                encoder
 Q                  Double-DQN MSE, target net = copy of e and Q    encoder, q
 =================  ==============================================  ========================
 
 Gradients reach ``e(s')`` in the transition loss and both members of the Ld1 pairs, as in the
 code (its models feed both inputs through the shared encoder). Ld1's random pairs are the batch
 and the batch rolled by one, as in the code. The Ld1 distance is clipped to [1e-3, sqrt(10)].
-Ld1' uses ``consecutive_lr_factor`` times the learning rate (the spec: 1/5 for the maze's dense
-architecture, 1 for the labyrinth's conv one). In a frozen transfer mode the same seven steps run
-but only the encoder receives gradients. Each step clips its gradients' global norm to 1.0. The
-target copy of encoder and Q is refreshed every 1,000 updates.
+Ld2 takes the max over the abstract state's channel axis, as the code's Keras loss does over its
+channels-last axis: for the dense state the max over its coordinates (one value per sample), for
+the conv 8x8x3 map the max over the 3 channels at each of the 64 cells, averaged over batch x
+cells. Ld1' uses ``consecutive_lr_factor`` times the learning rate (the spec: 1/5 for the maze's
+dense architecture, 1 for the labyrinth's conv one). In a frozen transfer mode the same seven
+steps run but only the encoder receives gradients. Each step clips its gradients' global norm to
+1.0. The target copy of encoder and Q is refreshed every 1,000 updates.
+
+## Architecture
+``architecture="auto"`` (:func:`auto_architecture`) follows the code's choice per environment,
+recognised from the observation space: the simple maze's low-dimensional observations get the
+``dense`` networks and a 2-number abstract state (``run_simple_maze.py``); the labyrinth gets the
+``conv`` networks and an 8x8x3 abstract map (``run_maze.py``, ``HIGH_INT_DIM``), in pixels
+(48x48, a pooled conv encoder) and in its low-dimensional 8x8 grid mode alike (the encoder is then
+one 1x1 conv to 3 channels; the transition, reward, discount and Q nets are the conv ones). The
+grid mode is told from the maze's (1, 8, 8) observations by its observation space, that of
+``tlbench/MetaLabyrinth-v0`` or its inverse with ``obs_mode="grid"``; other images (sides above
+12) get ``conv``, other small observations ``dense``. ``-k architecture=dense`` or ``conv``
+overrides it. The networks are in ``networks.py``.
 
 ## Data regime
 ``regime="offline"`` (the code's default): the behaviour is uniformly random and learning is
 offline. The whole step budget is collected first, through the env the agent is given, stopping
 at the budget; then the updates run on that buffer in epochs, every learning rate multiplied by
-``lr_decay`` = 0.9 after each epoch. The paper's schedules: maze (dense) 5,000 random steps,
-50 epochs x 5,000 updates; labyrinth (conv) 200,000 random steps, 150 epochs x 2,000 updates.
-They are the defaults whenever the buffer holds at least the paper's number of steps (the
+``lr_decay`` after each epoch: 0.9 for the simple maze (dense; ``run_simple_maze.py``), 1.0, no
+decay, for the labyrinth and its transfer (conv; ``LEARNING_RATE_DECAY = 1`` in ``run_maze.py``
+and ``run_maze_inverse.py``). The code's schedules: maze (dense) 5,000 random steps, 50 epochs x
+5,000 updates; labyrinth (conv) 200,000 random steps, 150 epochs x 2,000 updates, and after a
+transfer 50 epochs x 2,000 updates (``run_maze_inverse.py``; the maze keeps its 50 x 5,000).
+They are the defaults whenever the buffer holds at least the code's number of steps (the
 standard and paper tiers). A smaller buffer (the smoke tiers) gets ``updates_per_step`` updates
-per collected step, cut into epochs of the paper's length: the beginning of the paper's
-schedule, so that the learning rate at update ``u`` is the paper's,
-``lr x 0.9^(u // updates_per_epoch)``. The defaults, 1 (dense) and 0.1 (conv), keep a smoke-tier
-run to about 15 s of one CPU core on the maze (2,000 updates) and 30 s on the pixel labyrinth
-(100 updates, plus the runner's evaluations with depth-3 planning): an update (seven optimiser
-steps) takes about 6 ms for the dense networks and 250 ms for the conv ones on one core of a
-2-core x86 machine (the conv encoder works at 48x48; the labyrinth's paper schedule wants a
-GPU). At the paper's maze ratio (50 per step) the 2,000 smoke steps would cost 100,000 updates.
-Smoke runs check the pipeline and learn little; set ``epochs``, ``updates_per_epoch`` or
-``updates_per_step`` to change the schedule. The runner's evaluations during collection see the
-untrained (or just transferred) agent: an offline agent's learning curve is flat until the
-final checkpoint.
+per collected step, cut into epochs of the code's length: the beginning of the code's schedule,
+so that the learning rate at update ``u`` is the code's, ``lr x lr_decay^(u //
+updates_per_epoch)``. The defaults, 1 (dense) and 0.1 (conv), keep smoke-tier runs short: they
+check the pipeline and learn little (at the maze's ratio of 50 updates per step, the 2,000 smoke
+steps would cost 100,000 updates). Set ``epochs``, ``updates_per_epoch`` or ``updates_per_step``
+to change the schedule. The runner's evaluations during collection see the untrained (or just
+transferred) agent: an offline agent's learning curve is flat until the final checkpoint.
 
 ``regime="online"`` (tlbench's option): epsilon-greedy behaviour, epsilon decayed linearly from
 ``epsilon_start`` to ``epsilon_end`` over ``exploration_fraction`` of the budget, uniformly random
@@ -69,8 +82,8 @@ for the first ``learning_starts`` steps, then ``updates_per_step`` updates after
 
 ## Transfer
 The target collects a fresh random buffer of its own budget and trains with ``transfer_lr`` =
-8e-5 (the code's value; the paper's section 5.2.1 states 5e-4, which is ``lr``). Modes (paper
-5.2.3), recorded with the agent's keyword arguments:
+8e-5 (the code's value; the paper's section 5.2.1 states 5e-4, which is ``lr``), on the code's
+transfer schedule (above). Modes (paper 5.2.3), recorded with the agent's keyword arguments:
 
 - ``freeze`` (default, the paper's approach): copy every component; only the encoder trains.
 - ``reset-encoder``: as ``freeze``, but the encoder is "re-initialised" as the code does it: each
@@ -82,44 +95,65 @@ The target collects a fresh random buffer of its own budget and trains with ``tr
   ``structure_delay_epochs`` = 15 epochs.
 - ``scratch``: no transfer; :meth:`CRAR.load` ignores the artifact.
 
-The paired scratch control of the runner (no ``load``) trains everything with ``lr``.
+The paired scratch control of the runner (no ``load``) trains everything with ``lr`` on the
+source schedule.
 
 ## Evaluation
-:meth:`CRAR.predict` is greedy in the planned action values
+:meth:`CRAR.predict` acts on the planned action values
 (:func:`~baselines.crar.networks.plan_q_values`): depth 3 for the conv architecture (the
 labyrinth; the root expands every action, deeper nodes the 2 best by Q, the value of an
 expansion is ``r + g * max Q`` and the estimates of depths 0..3 are averaged), depth 0 (plain
-greedy Q) for the dense one. It does not explore: ``deterministic`` is ignored.
+greedy Q) for the dense one. ``deterministic=True`` takes the best planned action;
+``deterministic=False`` is the code's test policy, epsilon-greedy with ``eval_epsilon`` = 0.1
+(``run_maze.py``, ``run_maze_inverse.py``): with probability 0.1 a uniformly random action. Its
+coin flips and random actions come from a generator of the agent's own, seeded from
+``context.seed`` and read by nothing else, so that evaluating never changes what is learned. The
+runner chooses which of the two it calls (the tier's evaluation policy).
 :meth:`CRAR.embed` returns the encoder's abstract states.
 
 ## Faithful, and where tlbench deviates
-Faithful: the architectures and losses above, Double DQN, target refresh every 1,000 updates,
-RMSprop(lr 5e-4, rho 0.9, eps 1e-4) per loss with global-norm clipping 1.0, batch 32, gamma 0.9,
-lr x0.9 per epoch, the offline random-data regime, lr 8e-5 in transfer, Glorot-uniform weights
-and zero biases (Keras' defaults), the Q loss averaged over actions as Keras' MSE does.
+Faithful: the architectures and losses above (the conv heads Conv16 2x2, Conv32 3x3, MaxPool 2,
+Conv16 2x2, Conv4 1x1 -> Dense 200-50-20, Keras' "same" padding and pooling), Double DQN, target
+refresh every 1,000 updates, RMSprop(lr 5e-4, rho 0.9, eps 1e-4) per loss with global-norm
+clipping 1.0, batch 32, gamma 0.9, the learning-rate decay per environment, the offline
+random-data regime and its schedules, lr 8e-5 in transfer, the epsilon-greedy 0.1 test policy
+with planning, Glorot-uniform weights and zero biases (Keras' defaults), the Q loss averaged over
+actions as Keras' MSE does.
 
-Deviations (tlbench's choices): the replay buffer stores explicit ``(s, a, r, s', terminal)``
-transitions (a time-limit truncation is not a terminal, and its ``s'`` is the last observation
-rather than the next episode's first); the schedule for budgets below the paper's
-(``updates_per_step``); the conv transition's kernel sizes and the conv heads' stacks, which the
-spec leaves open (see ``networks.py``); the conv encoder without its pools for grids smaller
-than 24x24 (``architecture="conv"`` on the labyrinth's 8x8 grid mode); the ``online`` regime;
-``predict`` never explores.
+Deviations (tlbench's choices):
+
+- The random buffer is collected through tlbench's env, whose registered ``TimeLimit`` ends every
+  labyrinth episode after 50 steps. The code's labyrinth has no 50-step cap in training mode
+  (only its test mode stops at 50 steps), so its 200,000 random steps form about 470 episodes,
+  each ending when the 3 keys are collected; tlbench's form at least 4,000 (200,000 / 50), and a
+  time-limit truncation is not a terminal. The env is tlbench's and stays as it is.
+- The replay buffer stores explicit ``(s, a, r, s', terminal)`` transitions: the ``s'`` of a
+  truncated step is its last observation rather than the next episode's first.
+- The schedule for budgets below the code's (``updates_per_step``); the ``online`` regime.
+- The architecture is chosen from the observation space (see Architecture), as the agent is not
+  told which environment it is in.
+- The simple maze's script tests with epsilon 1.0 (a uniformly random test policy);
+  ``eval_epsilon`` is 0.1 for every architecture.
+- The dense networks serve any small observation (the code's simple maze with pixel observations
+  flattens a conv stack into the dense encoder; tlbench's pixel maze gets the conv networks).
 
 ## Determinism and device
 All networks live on ``context.device``. Weights come from a ``torch.Generator`` seeded with
-``context.seed``; random actions, minibatches and the reset-encoder permutation from
-``numpy.random.Generator`` objects derived from it; no global random state is read. On a CPU
-the same seed gives the same weights and predictions.
+``context.seed``; random actions, minibatches, the reset-encoder permutation and the random
+actions of ``predict(deterministic=False)`` from separate ``numpy.random.Generator`` objects
+derived from it; no global random state is read. On a CPU the same seed gives the same weights
+and predictions.
 
 ## Measured (one CPU core, seed 0 unless said)
 Maze (goal reward; random policy -0.36, optimum 0.95), greedy Q: offline with the paper's
 schedule (5,000 random steps, 50 x 5,000 updates), evaluated every 25,000 updates: -0.64,
--0.64, 0.02, then 0.95 from 100,000 updates on (through 175,000; about 6 ms per update). Shorter
-offline schedules are unreliable: 2,000 steps with 10,000 updates 0.17, with 20,000 updates
--0.76 (the greedy policy pushes into a wall from a few cells and never leaves). Online,
-5,000 steps x 4 updates: 0.95 (seed 0), 0.43 (seed 1), about 3 min. Meta-labyrinth: no CPU run
-of a few minutes beat the random policy (see ``tests/test_crar.py``).
+-0.64, 0.02, then 0.95 from 100,000 updates on (through 175,000). Shorter offline schedules are
+unreliable: 2,000 steps with 10,000 updates 0.17, with 20,000 updates -0.76 (the greedy policy
+pushes into a wall from a few cells and never leaves). Online, 5,000 steps x 4 updates: 0.95
+(seed 0), 0.43 (seed 1). These runs predate the Ld2 cap at 100, which only acts on coordinates
+above 10 in size. Meta-labyrinth: no CPU run of a few minutes beat the random policy, with the
+earlier conv heads and, for the grid mode, the earlier networks (see ``tests/test_crar.py``);
+none has been made with the networks above.
 
 ## Artifact
 ``save`` writes ``crar.pt`` (the five components' state dicts, read back with
@@ -130,6 +164,7 @@ objects.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -154,9 +189,17 @@ from .losses import (
     transition_loss,
     unit_ball_loss,
 )
-from .networks import CONV_MIN_SIZE, CRARNetworks, plan_q_values
+from .networks import POOL_ABOVE, CRARNetworks, plan_q_values
 
-__all__ = ["CRAR", "CRARConfig", "CRARNetworks", "Phase", "ReplayBuffer", "plan_q_values"]
+__all__ = [
+    "CRAR",
+    "CRARConfig",
+    "CRARNetworks",
+    "Phase",
+    "ReplayBuffer",
+    "auto_architecture",
+    "plan_q_values",
+]
 
 Mode = Literal["freeze", "reset-encoder", "finetune-all", "no-ld1", "delayed-structure", "scratch"]
 #: the modes in which only the encoder trains on the target
@@ -179,14 +222,17 @@ class CRARConfig(BaseModel):
     )
     architecture: Literal["auto", "dense", "conv"] = Field(
         "auto",
-        description=f"auto: conv for (C, H, W) with H, W >= {CONV_MIN_SIZE}, else dense (tlbench)",
+        description="auto: conv for images and the labyrinth's grid, else dense; see "
+        "auto_architecture() (spec)",
     )
     abstract_dim: int | None = Field(
         None, ge=1, description="abstract state size / channels [2 / 3] (spec)"
     )
     lr: float = Field(5e-4, gt=0, description="RMSprop learning rate, source and scratch (spec)")
     transfer_lr: float = Field(8e-5, gt=0, description="learning rate after load() (spec: code)")
-    lr_decay: float = Field(0.9, gt=0, description="learning-rate factor after each epoch (spec)")
+    lr_decay: float | None = Field(
+        None, gt=0, description="learning-rate factor after each epoch [0.9 / 1.0] (spec: code)"
+    )
     rmsprop_alpha: float = Field(0.9, gt=0, lt=1, description="RMSprop's rho (spec)")
     rmsprop_eps: float = Field(1e-4, gt=0, description="RMSprop's epsilon (spec)")
     clip_norm: float = Field(1.0, gt=0, description="global gradient-norm clip per loss (spec)")
@@ -201,7 +247,9 @@ class CRARConfig(BaseModel):
         None, gt=0, description="Ld1' learning rate / lr [0.2 / 1.0] (spec)"
     )
     epochs: int | None = Field(
-        None, ge=1, description="offline epochs [50 / 150] (spec: code); see schedule()"
+        None,
+        ge=1,
+        description="offline epochs [50 / 150, transfer 50] (spec: code); see schedule()",
     )
     updates_per_epoch: int | None = Field(
         None, ge=1, description="updates per epoch [5,000 / 2,000] (spec: code)"
@@ -216,6 +264,9 @@ class CRARConfig(BaseModel):
         None, ge=0, description="planning depth in predict() [0 (tlbench) / 3 (spec)]"
     )
     plan_branching: int = Field(2, ge=1, description="actions expanded below the root (spec)")
+    eval_epsilon: float = Field(
+        0.1, ge=0, le=1, description="predict(deterministic=False): random-action rate (spec: code)"
+    )
     learning_starts: int = Field(
         500, ge=0, description="online: random steps before updates start (tlbench)"
     )
@@ -239,11 +290,19 @@ PAPER_SCHEDULES = {
     "dense": PaperSchedule(5_000, 50, 5_000),
     "conv": PaperSchedule(200_000, 150, 2_000),
 }
+#: the code's schedule after a transfer (``run_maze_inverse.py``: 50 epochs on the labyrinth)
+PAPER_TRANSFER_SCHEDULES = {
+    "dense": PaperSchedule(5_000, 50, 5_000),
+    "conv": PaperSchedule(200_000, 50, 2_000),
+}
 #: updates per collected step below the paper's buffer size (see the module docstring)
 SMALL_BUDGET_UPDATES_PER_STEP = {"dense": 1.0, "conv": 0.1}
 DEFAULT_ABSTRACT_DIM = {"dense": 2, "conv": 3}
 DEFAULT_PLAN_DEPTH = {"dense": 0, "conv": 3}
 DEFAULT_CONSECUTIVE_LR_FACTOR = {"dense": 0.2, "conv": 1.0}
+#: ``run_simple_maze.py`` decays by 0.9 per epoch; ``run_maze.py`` and ``run_maze_inverse.py``
+#: set ``LEARNING_RATE_DECAY = 1``
+DEFAULT_LR_DECAY = {"dense": 0.9, "conv": 1.0}
 #: which components each loss's optimiser updates (before freezing), in the order of the update
 LOSS_COMPONENTS: dict[str, tuple[str, ...]] = {
     "transition": ("encoder", "transition"),
@@ -254,8 +313,54 @@ LOSS_COMPONENTS: dict[str, tuple[str, ...]] = {
     "ld2": ("encoder",),
     "q": ("encoder", "q"),
 }
-# Streams of the seed's numpy generators: behaviour and minibatches, the encoder permutation.
-_BEHAVIOUR_STREAM, _PERMUTATION_STREAM = 0, 1
+# Streams of the seed's numpy generators: behaviour and minibatches, the encoder permutation,
+# the random actions of predict(deterministic=False).
+_BEHAVIOUR_STREAM, _PERMUTATION_STREAM, _EVALUATION_STREAM = 0, 1, 2
+
+
+@functools.cache
+def _labyrinth_grid_spaces() -> tuple[gym.spaces.Box, ...]:
+    """The observation spaces of the meta-labyrinth's grid mode, normal and inverse."""
+    from tlbench.envs.labyrinth import MetaLabyrinthEnv
+
+    spaces = []
+    for inverse in (False, True):
+        space = MetaLabyrinthEnv(inverse=inverse, obs_mode="grid").observation_space
+        assert isinstance(space, gym.spaces.Box)
+        spaces.append(space)
+    return tuple(spaces)
+
+
+def auto_architecture(space: gym.spaces.Box) -> str:
+    """The architecture ``architecture="auto"`` picks for observations of ``space``.
+
+    The code's choice follows the environment: the simple maze (``run_simple_maze.py``) has the
+    dense networks and a 2-number abstract state; the labyrinth (``run_maze.py``, ``HIGH_INT_DIM``)
+    the conv ones and an 8x8x3 abstract map, in pixels and in its low-dimensional grid alike. The
+    agent sees only the observation space, so:
+
+    - ``conv`` for images, ``(C, H, W)`` with both H and W above 12 (the sides from which the code's
+      encoder pools): the pixel labyrinth (and the pixel maze);
+    - ``conv`` for the meta-labyrinth's grid mode, recognised by its observation space (that of
+      ``tlbench/MetaLabyrinth-v0`` or ``tlbench/InverseMetaLabyrinth-v0`` with
+      ``obs_mode="grid"``: (1, 8, 8), values in [0, 0.99] or [-0.99, 0]);
+    - ``dense`` otherwise: the maze's low-dimensional (1, 8, 8) observations (values in [0, 1] or
+      [-1, 0]) and any other small observation.
+
+    ``architecture="dense"`` or ``"conv"`` overrides the choice (for another grid env, say).
+
+    >>> import tlbench
+    >>> auto_architecture(gym.make("tlbench/Maze-v0").observation_space)
+    'dense'
+    >>> auto_architecture(gym.make("tlbench/MetaLabyrinth-v0", obs_mode="grid").observation_space)
+    'conv'
+    """
+    shape = tuple(space.shape)
+    if len(shape) == 3 and min(shape[1:]) > POOL_ABOVE:
+        return "conv"
+    if any(space == grid for grid in _labyrinth_grid_spaces()):
+        return "conv"
+    return "dense"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -346,6 +451,7 @@ class Phase:
     trainable: tuple[str, ...]
     ld1: bool = True  # the Ld1 (random pairs) loss is on
     structure_delay_epochs: int = 0  # epochs without Ld1, Ld1', Ld2
+    transfer: bool = False  # training after a transfer: the code's transfer schedule
 
 
 # ----------------------------------------------------------------------------------------------
@@ -395,9 +501,12 @@ class CRAR(Agent):
             config.consecutive_lr_factor or DEFAULT_CONSECUTIVE_LR_FACTOR[arch]
         )
         self.updates_per_epoch = config.updates_per_epoch or PAPER_SCHEDULES[arch].updates_per_epoch
+        self.lr_decay = config.lr_decay if config.lr_decay is not None else DEFAULT_LR_DECAY[arch]
         self.device = torch.device(context.device)
         self.seed = context.seed
         self.rng = np.random.default_rng([context.seed, _BEHAVIOUR_STREAM])
+        # predict(deterministic=False)'s draws only: evaluating never changes what is learned
+        self.eval_rng = np.random.default_rng([context.seed, _EVALUATION_STREAM])
         generator = torch.Generator().manual_seed(context.seed)
         self.nets = CRARNetworks(
             arch, self.obs_shape, self.n_actions, self.abstract_dim, generator
@@ -412,8 +521,9 @@ class CRAR(Agent):
     def _pick_architecture(self) -> str:
         if self.config.architecture != "auto":
             return self.config.architecture
-        shape = self.obs_shape
-        return "conv" if len(shape) == 3 and min(shape[1:]) >= CONV_MIN_SIZE else "dense"
+        space = self.context.observation_space
+        assert isinstance(space, gym.spaces.Box)
+        return auto_architecture(space)
 
     # ------------------------------------------------------------------------------------------
     # The update
@@ -445,7 +555,7 @@ class CRAR(Agent):
     def _decay_lr(self) -> None:
         for optimizer, _ in self.optimizers.values():
             for group in optimizer.param_groups:
-                group["lr"] *= self.config.lr_decay
+                group["lr"] *= self.lr_decay
 
     def _step(self, loss_name: str, loss: Tensor) -> float:
         optimizer, params = self.optimizers[loss_name]
@@ -548,14 +658,16 @@ class CRAR(Agent):
             return obs, buffer.add_frame(obs)
         return next_obs, next_frame
 
-    def schedule(self, buffer_steps: int) -> list[int]:
+    def schedule(self, buffer_steps: int, transfer: bool = False) -> list[int]:
         """The number of updates of each epoch of offline training on ``buffer_steps`` steps.
 
         ``epochs`` epochs if set; else the paper's epochs once the buffer holds the paper's
-        number of steps; else ``updates_per_step x buffer_steps`` updates in epochs of
+        number of steps (after a transfer, ``transfer=True``: the code's transfer schedule, 50
+        epochs on the labyrinth); else ``updates_per_step x buffer_steps`` updates in epochs of
         ``updates_per_epoch`` (the last one shorter): the beginning of the paper's schedule.
         """
-        cfg, paper = self.config, PAPER_SCHEDULES[self.architecture]
+        cfg = self.config
+        paper = (PAPER_TRANSFER_SCHEDULES if transfer else PAPER_SCHEDULES)[self.architecture]
         per_epoch = self.updates_per_epoch
         if cfg.epochs is not None:
             return [per_epoch] * cfg.epochs
@@ -574,7 +686,7 @@ class CRAR(Agent):
         """The updates of :meth:`schedule` on ``buffer``, the lr decayed after each epoch."""
         if len(buffer) == 0:
             return
-        epochs = self.schedule(len(buffer))
+        epochs = self.schedule(len(buffer), phase.transfer)
         self._start_phase(phase)
         for epoch, n_updates in enumerate(epochs):
             structure = epoch >= phase.structure_delay_epochs
@@ -662,7 +774,7 @@ class CRAR(Agent):
         if not self.transferred:
             return self.source_phase()
         if cfg.mode == "finetune-all":
-            return Phase(cfg.transfer_lr, tuple(self.nets.components()))
+            return Phase(cfg.transfer_lr, tuple(self.nets.components()), transfer=True)
         return Phase(
             cfg.transfer_lr,
             ("encoder",),
@@ -670,6 +782,7 @@ class CRAR(Agent):
             structure_delay_epochs=(
                 cfg.structure_delay_epochs if cfg.mode == "delayed-structure" else 0
             ),
+            transfer=True,
         )
 
     def save(self, path: Path) -> None:
@@ -736,11 +849,30 @@ class CRAR(Agent):
         episode_start: np.ndarray | None = None,
         deterministic: bool = True,
     ) -> tuple[Any, Any]:
-        """The greedy action (an int; an array for a batch of observations), and ``state``."""
+        """The action (an int; an array for a batch of observations), and ``state``.
+
+        ``deterministic=True``: greedy in the planned action values. ``deterministic=False``: the
+        code's test policy, epsilon-greedy with ``eval_epsilon`` (0.1) around that action, its
+        coin flips and random actions drawn from a generator of the agent's own that nothing
+        else reads (seeded from ``context.seed``), so that evaluating changes nothing learned.
+        """
         obs = np.asarray(observation, np.float32)
-        if obs.shape == self.obs_shape:
-            return int(self._greedy(obs[None])[0]), state
-        return self._greedy(obs), state
+        single = obs.shape == self.obs_shape
+        batch = obs[None] if single else obs
+        actions = self._greedy(batch) if deterministic else self._epsilon_greedy(batch)
+        return (int(actions[0]) if single else actions), state
+
+    def _epsilon_greedy(self, obs: np.ndarray) -> np.ndarray:
+        """Planned greedy actions, each replaced with probability ``eval_epsilon`` by a uniformly
+        random one; the same draws (a coin and an action per observation) whatever the coins."""
+        n = obs.shape[0]
+        coins = np.asarray(self.eval_rng.random(n))
+        random_actions = np.asarray(self.eval_rng.integers(self.n_actions, size=n))
+        explore = coins < self.config.eval_epsilon
+        if explore.all():
+            return random_actions
+        out: np.ndarray = np.where(explore, random_actions, self._greedy(obs))
+        return out
 
     def embed(self, observation: np.ndarray) -> np.ndarray:
         """The encoder's abstract state of one observation, or of a batch (leading axis)."""

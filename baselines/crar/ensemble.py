@@ -24,9 +24,11 @@ refreshes included).
 
 What differs: only the arithmetic's order (a batched matmul instead of one per model, the
 gradient norm as one sum of squares instead of a norm of per-tensor norms), so results agree to
-float rounding, not bit for bit. Dense architecture only (the conv networks would need grouped
-convolutions); every model of an ensemble shares one phase (learning rate, trainable components,
-schedule).
+float rounding, not bit for bit. Dense architecture only, i.e. the simple maze (the labyrinth, in
+pixels and in its grid mode alike, has the conv networks, which would need grouped convolutions);
+every model of an ensemble shares one phase (learning rate, trainable components, schedule), and
+the learning-rate decay and the schedule are the agents' own (``CRAR.lr_decay``,
+``CRAR.schedule``).
 
 >>> import gymnasium as gym, tempfile, tlbench
 >>> from pathlib import Path
@@ -160,6 +162,7 @@ class CRAREnsemble:
         self.n_actions = first.n_actions
         self.consecutive_lr_factor = first.consecutive_lr_factor
         self.updates_per_epoch = first.updates_per_epoch
+        self.lr_decay = first.lr_decay
         self.device = first.device
         self.nets = {
             name: _StackedDense([getattr(a.nets, name) for a in agents]) for name in COMPONENTS
@@ -224,9 +227,9 @@ class CRAREnsemble:
                     t.copy_(p)
 
     def decay_lr(self) -> None:
-        """Every learning rate times ``lr_decay`` (the end of an epoch)."""
+        """Every learning rate times the agents' ``lr_decay`` (the end of an epoch)."""
         for loss in self.lrs:
-            self.lrs[loss] *= self.config.lr_decay
+            self.lrs[loss] *= self.lr_decay
 
     def _step(self, loss_name: str, losses: Tensor) -> Tensor:
         """One RMSprop step per model on its loss ``losses[e]``, gradients clipped per model."""
@@ -329,12 +332,13 @@ class CRAREnsemble:
         self, buffers: Sequence[ReplayBuffer], phase: Phase, log_every: int = 1
     ) -> None:
         """The offline schedule of ``CRAR._learn_offline`` for every model on its own buffer
-        (``buffers[e]``): ``agent.schedule(len(buffer))`` epochs, lr decayed after each.
+        (``buffers[e]``): ``agent.schedule(len(buffer), phase.transfer)`` epochs, lr decayed
+        after each.
         Prints the losses' means over models every ``log_every`` epochs when ``verbose``."""
         if len(buffers) != self.n_models:
             raise ValueError(f"need one buffer per model ({self.n_models}), got {len(buffers)}")
         self._load_buffers(buffers)
-        epochs = self.agents[0].schedule(len(buffers[0]))
+        epochs = self.agents[0].schedule(len(buffers[0]), phase.transfer)
         self.start_phase(phase)
         for epoch, n_updates in enumerate(epochs):
             structure = epoch >= phase.structure_delay_epochs

@@ -16,6 +16,8 @@ from torch import Tensor
 DISTANCE_SCALE = 5.0
 #: the distance in Ld1 is clipped to [1e-3, sqrt(10)] (the code clips its square to [1e-6, 10])
 MIN_DISTANCE, MAX_DISTANCE = 1e-3, math.sqrt(10.0)
+#: Ld2's excess ``max x^2 - 1`` is clipped to [0, 100], as in the code
+MIN_UNIT_BALL_EXCESS, MAX_UNIT_BALL_EXCESS = 0.0, 100.0
 
 
 def transition_loss(predicted: Tensor, encoded_next: Tensor, terminals: Tensor) -> Tensor:
@@ -67,13 +69,22 @@ def separation_loss(x1: Tensor, x2: Tensor, scale: float = DISTANCE_SCALE) -> Te
 
 
 def unit_ball_loss(x: Tensor) -> Tensor:
-    """Ld2: ``max(max_i x_i^2 - 1, 0)``, zero while every coordinate is in [-1, 1].
+    """Ld2: ``clip(max_c x_c^2 - 1, 0, 100)``, the max over the abstract state's channel axis
+    (axis 1), averaged over everything else; zero while every coordinate is in [-1, 1].
+
+    As the code's Keras loss, which takes the max over the last (channels-last) axis: for a dense
+    abstract state (B, dim) the max over its coordinates, one value per sample; for a conv
+    abstract map (B, C, h, w) the max over its C channels at each of the h x w cells, averaged
+    over batch x cells.
 
     >>> float(unit_ball_loss(torch.tensor([[0.5, -0.9], [2.0, 0.0]])))  # (0 + 3) / 2
     1.5
+    >>> x = torch.zeros(1, 3, 2, 2); x[0, 0, 0, 0] = 2.0; x[0, 2, 1, 1] = -1.5
+    >>> float(unit_ball_loss(x))  # cells: 3, 0, 0, 1.25
+    1.0625
     """
-    excess = x.flatten(1).pow(2).max(1).values - 1.0
-    return excess.clamp(min=0.0).mean()
+    excess = x.pow(2).amax(1) - 1.0
+    return excess.clamp(MIN_UNIT_BALL_EXCESS, MAX_UNIT_BALL_EXCESS).mean()
 
 
 def double_q_targets(

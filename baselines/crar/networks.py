@@ -1,4 +1,4 @@
-"""CRAR's five components, in the two architectures of the CRAR papers.
+"""CRAR's five components, in the two architectures of the CRAR code.
 
 Every component reads an abstract state ``x`` (and, where it needs one, an action given as an
 integer tensor):
@@ -8,35 +8,35 @@ integer tensor):
 - ``reward(x, a) -> r`` and ``discount(x, a) -> g`` (trained to ``gamma``, or 0 at a terminal);
 - ``q(x) -> Q(x, .)``, one value per action.
 
-``dense`` (the low-dimensional maze, any small observation, flattened)::
+``dense`` (the simple, low-dimensional maze: a 2-number abstract state)::
 
     encoder     Dense 200-100-50-10 tanh -> Dense(abstract_dim) linear
     transition  [x, onehot(a)] -> Dense 10-30-30-10 tanh -> Dense(abstract_dim) linear; x + that
     reward      [x, onehot(a)] -> Dense 10-50-20 tanh -> Dense(1) linear   (discount: the same)
     q           x -> Dense 20-50-20 tanh -> Dense(n_actions) linear
 
-``conv`` (48x48 images; shapes for a (1, 48, 48) observation, padding "same" everywhere, which
-for the even 2x2 kernels pads one row and one column after the input, as Keras does)::
+``conv`` (the labyrinth, the code's ``high_int_dim``: an abstract *map* of ``abstract_dim``
+channels; shapes for a (1, 48, 48) image, padding "same" everywhere)::
 
     encoder     Conv 8 2x2 tanh (8x48x48) -> Conv 16 2x2 tanh (16x48x48) -> MaxPool 2 (16x24x24)
                 -> Conv 32 3x3 tanh (32x24x24) -> MaxPool 3 (32x8x8)
                 -> Conv 3 1x1 linear: the abstract state, 3x8x8
-    transition  [x, a tiled as n_actions one-hot channels] (7x8x8) -> Conv 16 1x1, 32 2x2,
+    transition  [a tiled as n_actions one-hot channels, x] (7x8x8) -> Conv 16 1x1, 32 2x2,
                 64 3x3, 32 2x2, 16 1x1 (all tanh) -> Conv 3 1x1 linear; x + that
-    reward      [x, a tiled] (7x8x8) -> Conv 16 3x3 tanh -> MaxPool 2 (16x4x4) -> Conv 32 3x3 tanh
-                -> MaxPool 2 (32x2x2) -> flatten 128 -> Dense 200-50-20 tanh -> Dense(1) linear
-                (discount: the same)
+    reward      [a tiled, x] (7x8x8) -> Conv 16 2x2, Conv 32 3x3 (32x8x8) -> MaxPool 2 (32x4x4)
+                -> Conv 16 2x2, Conv 4 1x1 (4x4x4; every conv tanh) -> flatten 64
+                -> Dense 200-50-20 tanh -> Dense(1) linear             (discount: the same)
     q           x (3x8x8) -> the same conv stack -> Dense 200-50-20 tanh -> Dense(n_actions)
 
-The spec fixes the widths and the encoder's kernels; the transition's kernel sizes (1-2-3-2-1,
-which keep spatial detail at both ends) and the heads' conv stack (two 3x3 convs, each followed
-by a 2x2 max-pool) are tlbench's reading of "small conv stacks". The encoder's last 1x1 conv is
-linear, as the dense encoder's last layer. Weights are initialised as Keras does (Glorot uniform
-kernels, zero biases) from a seeded ``torch.Generator``.
-
-tlbench extension: given a small grid (H, W < 24, such as the labyrinth's 8x8 ``grid`` mode, one
-pixel per cell), the conv encoder leaves its two max-pools out, so the abstract map is HxW and the
-rest is unchanged (``architecture="conv"``; the automatic choice for such grids is ``dense``).
+The code pools in the encoder only when both sides of the observation exceed 12
+(:data:`POOL_ABOVE`); a smaller grid, such as the labyrinth's 8x8 ``grid`` mode (one value per
+cell), is encoded by the last 1x1 conv alone, so its abstract map is 3x8x8 too. "Same" follows
+Keras (TensorFlow): an even kernel pads ``(k - 1) // 2`` rows and columns before the input and
+the rest after (for 2x2: none before, one after); a pool of size ``k`` (stride ``k``) gives
+``ceil(n / k)`` outputs, the missing cells padded as ``-inf``, split the same way. Weights are
+initialised as Keras does (Glorot uniform kernels, zero biases) from a seeded ``torch.Generator``.
+The only layout difference from the code is torch's channels-first order, which changes no
+function: the Dense layer after a flatten sees the same 64 numbers in another order.
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ import math
 import torch
 from torch import Tensor, nn
 
-#: the smallest image side the conv encoder pools (by 2, then 3); smaller grids are not pooled
-CONV_MIN_SIZE = 24
-#: the smallest abstract map the conv heads take (they pool it by 2 twice)
-CONV_MIN_MAP = 4
+#: the conv encoder pools (by 2, then 3) when both sides of the image exceed this, as the code
+#: does; a smaller grid is encoded by the 1x1 conv alone
+POOL_ABOVE = 12
+#: the conv encoder's total pooling factor on a pooled image
+ENCODER_POOLING = 6
 
 
 def _dense_stack(n_in: int, widths: tuple[int, ...], n_out: int) -> nn.Sequential:
@@ -62,30 +63,59 @@ def _dense_stack(n_in: int, widths: tuple[int, ...], n_out: int) -> nn.Sequentia
     return nn.Sequential(*layers)
 
 
+def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's "same" padding of one axis: (before, after)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _same_conv(n_in: int, n_out: int, kernel: int) -> list[nn.Module]:
+    """A stride-1 conv padded to keep the map's size as Keras' "same" does: an even kernel pads
+    ``(k - 1) // 2`` before and the rest after (an explicit ZeroPad2d, so that torch does not
+    warn about asymmetric padding)."""
+    if kernel % 2:
+        return [nn.Conv2d(n_in, n_out, kernel, padding=kernel // 2)]
+    before, after = _same_pad(kernel, kernel, 1)
+    return [nn.ZeroPad2d((before, after, before, after)), nn.Conv2d(n_in, n_out, kernel)]
+
+
+class SameMaxPool2d(nn.MaxPool2d):
+    """Keras' ``MaxPooling2D(k, padding="same")``: stride ``k``, ``ceil(n / k)`` outputs, the
+    missing cells padded with ``-inf`` as TensorFlow splits them (half before, rounded down)."""
+
+    def __init__(self, kernel: int) -> None:
+        super().__init__(kernel)
+        self.kernel = kernel
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x`` (B, C, H, W) -> (B, C, ceil(H / k), ceil(W / k))."""
+        top, bottom = _same_pad(x.shape[-2], self.kernel, self.kernel)
+        left, right = _same_pad(x.shape[-1], self.kernel, self.kernel)
+        if top or bottom or left or right:
+            x = nn.functional.pad(x, (left, right, top, bottom), value=-math.inf)
+        return nn.functional.max_pool2d(x, self.kernel)
+
+
 def _conv_head(n_channels: int, map_shape: tuple[int, int], n_out: int) -> nn.Sequential:
-    """The conv heads' stack on an abstract map: two convs and pools, then Dense 200-50-20."""
-    flat = 32 * (map_shape[0] // 4) * (map_shape[1] // 4)
+    """The code's conv head on an abstract map: Conv 16 2x2, Conv 32 3x3, MaxPool 2, Conv 16 2x2,
+    Conv 4 1x1 (tanh, "same") -> flatten -> Dense 200-50-20 tanh -> Dense(n_out) linear."""
+    flat = 4 * -(-map_shape[0] // 2) * -(-map_shape[1] // 2)
     return nn.Sequential(
-        *_same_conv(n_channels, 16, 3),
+        *_same_conv(n_channels, 16, 2),
         nn.Tanh(),
-        nn.MaxPool2d(2),
         *_same_conv(16, 32, 3),
         nn.Tanh(),
-        nn.MaxPool2d(2),
+        SameMaxPool2d(2),
+        *_same_conv(32, 16, 2),
+        nn.Tanh(),
+        nn.Conv2d(16, 4, 1),
+        nn.Tanh(),
         nn.Flatten(),
         nn.Linear(flat, 200),
         nn.Tanh(),
         *_dense_stack(200, (50, 20), n_out),
     )
-
-
-def _same_conv(n_in: int, n_out: int, kernel: int) -> list[nn.Module]:
-    """A stride-1 conv padded to keep the map's size; an even kernel pads (k - 1) rows and
-    columns after the input and none before, as Keras' "same" does (an explicit ZeroPad2d, so that
-    torch does not warn about it)."""
-    if kernel % 2:
-        return [nn.Conv2d(n_in, n_out, kernel, padding=kernel // 2)]
-    return [nn.ZeroPad2d((0, kernel - 1, 0, kernel - 1)), nn.Conv2d(n_in, n_out, kernel)]
 
 
 def _one_hot(actions: Tensor, n_actions: int) -> Tensor:
@@ -146,40 +176,46 @@ class DenseQ(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-    """``s -> x``: the 48x48 image to a 3x8x8 abstract map (see the module docstring).
+    """``s -> x``: an image to a ``abstract_channels`` x h x w abstract map.
 
-    With ``pool=False`` the two max-pools are left out, so that the map keeps the input's size:
-    tlbench's variant for small grids whose pixels are already cells (the labyrinth's 8x8 grid
-    mode), not in the papers.
+    With ``pool=True`` (images whose sides exceed :data:`POOL_ABOVE`): the conv stack and its two
+    pools, then the 1x1 conv; a 48x48 image gives a 3x8x8 map. With ``pool=False`` (small grids,
+    one value per cell, as the labyrinth's 8x8 grid mode): the 1x1 conv alone, so the map keeps
+    the grid's size, as in the code.
     """
 
     def __init__(self, in_channels: int, abstract_channels: int, pool: bool = True) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            *_same_conv(in_channels, 8, 2),
-            nn.Tanh(),
-            *_same_conv(8, 16, 2),
-            nn.Tanh(),
-            *([nn.MaxPool2d(2)] if pool else []),
-            *_same_conv(16, 32, 3),
-            nn.Tanh(),
-            *([nn.MaxPool2d(3)] if pool else []),
-            nn.Conv2d(32, abstract_channels, 1),
-        )
+        stack: list[nn.Module] = []
+        if pool:
+            stack = [
+                *_same_conv(in_channels, 8, 2),
+                nn.Tanh(),
+                *_same_conv(8, 16, 2),
+                nn.Tanh(),
+                SameMaxPool2d(2),
+                *_same_conv(16, 32, 3),
+                nn.Tanh(),
+                SameMaxPool2d(3),
+            ]
+            in_channels = 32
+        self.net = nn.Sequential(*stack, nn.Conv2d(in_channels, abstract_channels, 1))
 
     def forward(self, obs: Tensor) -> Tensor:
-        """``obs`` (B, C, H, W) -> (B, abstract_channels, H // 6, W // 6), or (H, W) unpooled."""
+        """``obs`` (B, C, H, W) -> (B, abstract_channels, ceil(H / 6), ceil(W / 6)), or (H, W)
+        unpooled."""
         return self.net(obs)
 
 
 def _tile_actions(x: Tensor, actions: Tensor, n_actions: int) -> Tensor:
-    """``[x, onehot(a)]`` with the one-hot action tiled over ``x``'s spatial map."""
+    """``[onehot(a), x]``: the one-hot action tiled over ``x``'s spatial map, as channels before
+    ``x``'s (the code's order)."""
     tiled = _one_hot(actions, n_actions)[:, :, None, None].expand(-1, -1, *x.shape[2:])
-    return torch.cat([x, tiled], 1)
+    return torch.cat([tiled, x], 1)
 
 
 class ConvTransition(nn.Module):
-    """``(x, a) -> x + T([x, a tiled])``, T: convs 16-32-64-32-16 tanh -> Conv 1x1 to channels."""
+    """``(x, a) -> x + T([a tiled, x])``, T: convs 16-32-64-32-16 tanh -> Conv 1x1 to channels."""
 
     def __init__(self, abstract_channels: int, n_actions: int) -> None:
         super().__init__()
@@ -198,7 +234,7 @@ class ConvTransition(nn.Module):
 
 
 class ConvScalarHead(nn.Module):
-    """``(x, a) -> scalar``: [x, a tiled] through the conv head stack -> Dense(1).
+    """``(x, a) -> scalar``: [a tiled, x] through the conv head (:func:`_conv_head`).
 
     CRAR's reward and discount heads.
     """
@@ -214,7 +250,7 @@ class ConvScalarHead(nn.Module):
 
 
 class ConvQ(nn.Module):
-    """``x -> Q(x, .)``: the conv head stack -> Dense(n_actions)."""
+    """``x -> Q(x, .)``: the conv head (:func:`_conv_head`) -> one value per action."""
 
     def __init__(self, abstract_channels: int, map_shape: tuple[int, int], n_actions: int) -> None:
         super().__init__()
@@ -265,14 +301,14 @@ class CRARNetworks(nn.Module):
             self.discount = DenseScalarHead(abstract_dim, n_actions)
             self.q = DenseQ(abstract_dim, n_actions)
         elif architecture == "conv":
-            if len(obs_shape) != 3 or min(obs_shape[1:]) < CONV_MIN_MAP:
+            if len(obs_shape) != 3:
                 raise ValueError(
-                    f"the conv architecture needs (C, H, W) observations with H, W >= "
-                    f"{CONV_MIN_MAP}, got shape {obs_shape}; use architecture='dense'"
+                    f"the conv architecture needs (C, H, W) observations, got shape {obs_shape}; "
+                    "use architecture='dense'"
                 )
-            pool = min(obs_shape[1:]) >= CONV_MIN_SIZE
-            scale = 6 if pool else 1
-            map_shape = (obs_shape[1] // scale, obs_shape[2] // scale)
+            pool = min(obs_shape[1:]) > POOL_ABOVE
+            scale = ENCODER_POOLING if pool else 1
+            map_shape = (-(-obs_shape[1] // scale), -(-obs_shape[2] // scale))
             self.encoder = ConvEncoder(obs_shape[0], abstract_dim, pool)
             self.transition = ConvTransition(abstract_dim, n_actions)
             self.reward = ConvScalarHead(abstract_dim, map_shape, n_actions)
