@@ -70,7 +70,8 @@ class AgentRef:
             if inspect.isclass(obj)
             and issubclass(obj, Agent)
             and not inspect.isabstract(obj)
-            and obj.__module__ == module.__name__
+            # defined here, or (a package folder) in one of its own modules
+            and (obj.__module__ + ".").startswith(module.__name__ + ".")
         }
         if self.class_name is not None:
             obj = getattr(module, self.class_name, None)
