@@ -82,7 +82,7 @@ def test_cli_prints_tables_and_writes_json_and_plot(tasks: Path, tmp_path: Path)
         "--reps", str(REPS),
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "Comparison on test/tiny (smoke tier)" in res.output
+    assert "Comparison on test/tiny (standard tier)" in res.output
     assert "good > scratch control" in res.output  # the adjacent-pairs table
     data = json.loads((out / "compare.json").read_text())
     assert data["schema"] == "tlbench.compare/1"
@@ -102,13 +102,13 @@ def test_leaderboard_entries_can_be_compared(tasks: Path, tmp_path: Path) -> Non
 def test_inputs_that_do_not_belong_together_are_refused(tasks: Path, tmp_path: Path) -> None:
     tiny = results(tmp_path, "a")
     other = results(tmp_path, "b", scenario_id="toy/maze")
-    standard = results(tmp_path, "c", tier="standard")
+    smoke = results(tmp_path, "c", tier="smoke")
     with pytest.raises(CompareError, match=r"needs at least two"):
         compare([tiny])
     with pytest.raises(CompareError, match=r"b/results.json: scenario is 'toy/maze'.*'test/tiny'"):
         compare([tiny, other])
-    with pytest.raises(CompareError, match=r"tier is 'standard'"):
-        compare([tiny, standard])
+    with pytest.raises(CompareError, match=r"tier is 'smoke'"):
+        compare([tiny, smoke])
     with pytest.raises(CompareError, match=r"1 label\(s\) for 2 results file\(s\)"):
         compare([tiny, tiny], ["one"])
     # A file that fails a leaderboard check is refused with that check's error and code.

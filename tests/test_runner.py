@@ -23,7 +23,7 @@ from tlbench.cli import app
 from tlbench.leaderboard import validate as v
 from tlbench.runner.budget import BudgetedEnv, BudgetedVectorEnv
 from tlbench.runner.evaluate import evaluate
-from tlbench.runner.worker import evaluate_policy
+from tlbench.runner.worker import evaluate_policy, evaluate_policy_batched
 from tlbench.scenarios import EnvRef, load_scenario
 from tlbench.system import source_revision
 
@@ -224,6 +224,36 @@ def test_epsilon_noise_does_not_depend_on_the_agents_random_state() -> None:
     env.actions.clear()
     evaluate_policy(_Recorder(), env, 5, "epsilon-greedy", 0.5)  # type: ignore[arg-type]
     assert env.actions == first
+
+
+class _LooksAround:
+    """A stateless agent stand-in whose action depends on the observation, single or batched."""
+
+    batch_predict = True
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):  # type: ignore[no-untyped-def]
+        obs = np.asarray(observation)
+        flat = obs.reshape(-1, 64) if obs.ndim == 4 else obs.reshape(1, 64)
+        actions = (np.argmin(flat, axis=1) + (flat.sum(axis=1) < -3)) % 4
+        return (actions if obs.ndim == 4 else actions[0]), state
+
+
+@pytest.mark.parametrize("policy,epsilon", [("greedy", None), ("epsilon-greedy", 0.3)])
+def test_batched_evaluation_plays_the_same_episodes(policy: str, epsilon: float | None) -> None:
+    agent = _LooksAround()
+    single = evaluate_policy(agent, gym.make("tlbench/InverseMaze-v0"), 12, policy, epsilon)  # type: ignore[arg-type]
+    envs = [gym.make("tlbench/InverseMaze-v0") for _ in range(12)]
+    batched = evaluate_policy_batched(agent, envs, policy, epsilon)  # type: ignore[arg-type]
+    assert batched == single
+    assert len(set(single)) > 1  # the episodes differ, so the comparison can fail
+
+
+def test_a_batch_predict_agent_that_returns_one_action_is_named() -> None:
+    agent = _Recorder()
+    agent.batch_predict = True  # type: ignore[attr-defined]
+    envs = [gym.make("tlbench/InverseMaze-v0") for _ in range(3)]
+    with pytest.raises(ValueError, match="returned a single action for a batch of 3"):
+        evaluate_policy_batched(agent, envs)  # type: ignore[arg-type]
 
 
 def test_a_tier_with_num_envs_trains_on_vector_envs(

@@ -38,7 +38,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -92,6 +92,13 @@ class Agent(ABC):
     ``__init__`` receives the :class:`AgentContext` and the agent's keyword arguments (set on the
     command line with ``-k name=value``; they are recorded in the results).
     """
+
+    #: Set to ``True`` if :meth:`predict` also takes a batch of observations, shape
+    #: ``(N, *observation_shape)``, and returns ``N`` actions (as Stable-Baselines3's does), and
+    #: the policy is not recurrent. The runner then plays all evaluation episodes of a checkpoint
+    #: in lockstep and asks once per step for all of them: the same episodes and returns, at a
+    #: fraction of the cost.
+    batch_predict: ClassVar[bool] = False
 
     def __init__(self, context: AgentContext, **kwargs: Any) -> None:
         self.context = context

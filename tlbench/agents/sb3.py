@@ -36,6 +36,7 @@ class SB3Agent(Agent):
 
     algorithm: ClassVar[Any]
     defaults: ClassVar[dict[str, Any]] = {"policy": "MlpPolicy"}
+    batch_predict = True  # SB3's predict takes batches of observations
 
     def __init__(self, context: AgentContext, **kwargs: Any) -> None:
         super().__init__(context, **kwargs)

@@ -10,7 +10,7 @@ import random
 import shutil
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,42 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class _EvalNoise:
+    """The runner's random actions for evaluation episode ``j`` (``epsilon-greedy``).
+
+    One generator per episode, seeded ``(EVAL_SEED, j)``, and a copy of the action space seeded
+    from it (a copy, so that seeding it never touches a space the agent might hold): every run
+    and checkpoint meets the same noise in episode ``j``, whatever the agent does.
+    """
+
+    def __init__(self, j: int, space: Any, epsilon: float | None) -> None:
+        self.epsilon = epsilon
+        self.rng = np.random.default_rng([EVAL_SEED, j])
+        self.space = copy.deepcopy(space)
+        self.space.seed(int(self.rng.integers(2**31)))
+
+    def __call__(self, action: Any) -> Any:
+        if self.epsilon is not None and self.rng.random() < self.epsilon:
+            return self.space.sample()
+        return action
+
+
+def _check_policy(policy: str, epsilon: float | None) -> tuple[bool, float | None]:
+    """``(deterministic, epsilon)`` of an evaluation policy (see :func:`evaluate_policy`)."""
+    if policy not in ("greedy", "sampled", "epsilon-greedy"):
+        raise ValueError(f"unknown evaluation policy {policy!r}")
+    if policy == "epsilon-greedy" and epsilon is None:
+        raise ValueError("the epsilon-greedy evaluation policy needs epsilon")
+    return policy != "sampled", (epsilon if policy == "epsilon-greedy" else None)
+
+
+def _too_long() -> RuntimeError:
+    return RuntimeError(
+        f"an evaluation episode ran {MAX_EVAL_EPISODE_STEPS} steps without ending; "
+        "the target env needs a time limit"
+    )
+
+
 def evaluate_policy(
     agent: Agent,
     env: Any,
@@ -127,26 +163,16 @@ def evaluate_policy(
     ``policy`` is the tier's ``eval_policy``: ``greedy`` acts with
     ``predict(deterministic=True)``, ``sampled`` with ``predict(deterministic=False)``, and
     ``epsilon-greedy`` takes the greedy action but, with probability ``epsilon``, a uniformly
-    random action instead. The runner draws those coin flips and random actions itself, from a
-    generator seeded with ``(EVAL_SEED, j)`` for episode j, so they are the same for every run and
-    checkpoint (transfer and scratch meet the same noise) and no agent can change them. ``predict``
-    is called at every step, also when its action is replaced, so that a recurrent agent sees
-    every observation.
+    random action instead. The runner draws those coin flips and random actions itself
+    (:class:`_EvalNoise`), so they are the same for every run and checkpoint (transfer and
+    scratch meet the same noise) and no agent can change them. ``predict`` is called at every
+    step, also when its action is replaced, so that a recurrent agent sees every observation.
     """
-    if policy not in ("greedy", "sampled", "epsilon-greedy"):
-        raise ValueError(f"unknown evaluation policy {policy!r}")
-    if policy == "epsilon-greedy" and epsilon is None:
-        raise ValueError("the epsilon-greedy evaluation policy needs epsilon")
-    deterministic = policy != "sampled"
-    if policy != "epsilon-greedy":
-        epsilon = None
-    # A copy, so that seeding it never touches a space the agent might hold.
-    space = copy.deepcopy(env.action_space)
+    deterministic, epsilon = _check_policy(policy, epsilon)
     returns = []
     for j in range(episodes):
         obs, _ = env.reset(seed=EVAL_SEED + j)
-        rng = np.random.default_rng([EVAL_SEED, j])
-        space.seed(int(rng.integers(2**31)))
+        noise = _EvalNoise(j, env.action_space, epsilon)
         state: Any = None
         start = np.ones(1, dtype=bool)
         total = 0.0
@@ -154,20 +180,57 @@ def evaluate_policy(
             action, state = agent.predict(
                 obs, state=state, episode_start=start, deterministic=deterministic
             )
-            if epsilon is not None and rng.random() < epsilon:
-                action = space.sample()
             start = np.zeros(1, dtype=bool)
-            obs, reward, terminated, truncated, _ = env.step(action)
+            obs, reward, terminated, truncated, _ = env.step(noise(action))
             total += float(reward)
             if terminated or truncated:
                 break
         else:
-            raise RuntimeError(
-                f"an evaluation episode ran {MAX_EVAL_EPISODE_STEPS} steps without ending; "
-                "the target env needs a time limit"
-            )
+            raise _too_long()
         returns.append(total)
     return returns
+
+
+def evaluate_policy_batched(
+    agent: Agent, envs: Sequence[Any], policy: str = "greedy", epsilon: float | None = None
+) -> list[float]:
+    """What :func:`evaluate_policy` returns for ``len(envs)`` episodes, for an agent with
+    ``batch_predict``: episode j plays on ``envs[j]``, all in lockstep, and each step asks
+    ``predict`` once for the observations of every episode still running (a stateless policy:
+    no recurrent state is passed). The episodes, their seeds and the runner's noise are those
+    of :func:`evaluate_policy`; greedy and epsilon-greedy returns are the same as with it.
+    """
+    deterministic, epsilon = _check_policy(policy, epsilon)
+    n = len(envs)
+    obs = [env.reset(seed=EVAL_SEED + j)[0] for j, env in enumerate(envs)]
+    noise = [_EvalNoise(j, env.action_space, epsilon) for j, env in enumerate(envs)]
+    totals = [0.0] * n
+    running = list(range(n))
+    for _ in range(MAX_EVAL_EPISODE_STEPS):
+        if not running:
+            return totals
+        actions, _ = agent.predict(
+            np.stack([obs[j] for j in running]),
+            state=None,
+            episode_start=None,
+            deterministic=deterministic,
+        )
+        actions = np.asarray(actions)
+        if actions.ndim == 0 or len(actions) != len(running):
+            got = "a single action" if actions.ndim == 0 else f"{len(actions)} actions"
+            raise ValueError(
+                f"{type(agent).__name__} has batch_predict but predict() returned "
+                f"{got} for a batch of {len(running)} observations; return "
+                "one action per observation, or set batch_predict = False"
+            )
+        still = []
+        for j, action in zip(running, actions, strict=True):
+            obs[j], reward, terminated, truncated, _ = envs[j].step(noise[j](action))
+            totals[j] += float(reward)
+            if not (terminated or truncated):
+                still.append(j)
+        running = still
+    raise _too_long()
 
 
 def has_embed(agent: Agent | type[Agent]) -> bool:
@@ -395,18 +458,27 @@ def _target_phase(
     # A scenario scored by embedding alignment has no return to evaluate (a reward-free target:
     # every return is 0), so its runs train with the tier's budget and skip the evaluations.
     returns = job.scenario.score == "return"
-    eval_env = target.make() if returns else None
+    batched = returns and getattr(agent_class, "batch_predict", False) is True
+    # One env per evaluation episode for agents that predict batches, else one for all.
+    eval_envs = [target.make() for _ in range(tier.eval_episodes if batched else 1)]
+    if not returns:
+        eval_envs = []
     curve: dict[int, list[float]] = {}
     eval_time = 0.0
 
     def evaluate_at(step: int) -> None:
         nonlocal eval_time
-        if eval_env is None:
+        if not eval_envs:
             return
         t0 = time.perf_counter()
-        curve[step] = evaluate_policy(
-            agent, eval_env, tier.eval_episodes, tier.eval_policy, tier.eval_epsilon
-        )
+        if batched:
+            curve[step] = evaluate_policy_batched(
+                agent, eval_envs, tier.eval_policy, tier.eval_epsilon
+            )
+        else:
+            curve[step] = evaluate_policy(
+                agent, eval_envs[0], tier.eval_episodes, tier.eval_policy, tier.eval_epsilon
+            )
         eval_time += time.perf_counter() - t0
 
     env = _budgeted(
@@ -442,8 +514,9 @@ def _target_phase(
     if embedded:
         timing["embed_s"] = time.perf_counter() - t0
     record: dict[str, Any] = {"steps": {"target": env.steps}, "timing": timing, **embedded}
-    if eval_env is not None:
+    for eval_env in eval_envs:
         eval_env.close()
+    if returns:
         checkpoints = tier.checkpoints
         record.update(
             checkpoints=checkpoints,
