@@ -47,3 +47,20 @@ def test_options_below_one_are_refused_by_name(capsys: pytest.CaptureFixture[str
         require_positive(parser, parser.parse_args(["--num-envs", "0"]), "repeats", "num_envs")
     assert exit_info.value.code == 2
     assert "bench: error: --num-envs must be at least 1" in capsys.readouterr().err
+
+
+PPO_SCRIPT = SCRIPT.parent / "ppo.py"
+
+
+@pytest.mark.usefixtures("one_thread")  # main() sets torch's thread count; restored after
+def test_ppo_benchmark_runs_at_tiny_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("benchmarks_ppo", PPO_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench
+    spec.loader.exec_module(bench)
+    argv = ["--steps", "512", "--sb3-steps", "256", "--num-envs", "4", "--n-steps", "32"]
+    assert bench.main([*argv, "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ours (baselines/ppo" in out and "SB3 PPO" in out
+    assert "ratio ours / SB3 (per CPU-second)" in out and "target: ours >= 5x SB3" in out
