@@ -60,7 +60,41 @@ class _Budget:
                 self.on_checkpoint(checkpoint)
 
 
-class BudgetedEnv(gym.Env[Any, Any]):
+class _Budgeted:
+    """What both budgeted envs show of their :class:`_Budget`."""
+
+    budget: int
+
+    def _init_budget(self, budget: _Budget) -> None:
+        self.__budget = budget
+        self.budget = budget.budget
+
+    @property
+    def steps(self) -> int:
+        """Env steps taken so far (over all sub-envs of a vector env)."""
+        return self.__budget.steps
+
+    @property
+    def on_progress(self) -> Callable[[], None] | None:
+        """Called every 2% of the budget (the runner's progress bars)."""
+        return self.__budget.on_progress
+
+    @on_progress.setter
+    def on_progress(self, callback: Callable[[], None] | None) -> None:
+        self.__budget.on_progress = callback
+
+    def finish(self) -> None:
+        """Run every checkpoint not reached yet (the agent is done learning)."""
+        self.__budget.run_checkpoints(2**62)
+
+    def _first_seed(self, seed: Any) -> Any:
+        return self.__budget.first_seed(seed)
+
+    def _take(self) -> None:
+        self.__budget.take()
+
+
+class BudgetedEnv(_Budgeted, gym.Env[Any, Any]):
     """A step-budgeted view of an env, handed to the agent instead of the env itself.
 
     - Every ``step`` counts; a step asked for once ``budget`` steps were taken raises
@@ -94,40 +128,21 @@ class BudgetedEnv(gym.Env[Any, Any]):
         on_checkpoint: Callable[[int], None] | None = None,
     ) -> None:
         self.__env = env
-        self.__budget = _Budget(budget, seed, checkpoints, on_checkpoint, stride=1)
-        self.budget = budget
+        self._init_budget(_Budget(budget, seed, checkpoints, on_checkpoint, stride=1))
         self.observation_space = env.observation_space
         self.action_space = env.action_space
         self.metadata = env.metadata
         self.render_mode = env.render_mode
         self.spec = env.spec
 
-    @property
-    def steps(self) -> int:
-        """Env steps taken so far."""
-        return self.__budget.steps
-
-    @property
-    def on_progress(self) -> Callable[[], None] | None:
-        """Called every 2% of the budget (the runner's progress bars)."""
-        return self.__budget.on_progress
-
-    @on_progress.setter
-    def on_progress(self, callback: Callable[[], None] | None) -> None:
-        self.__budget.on_progress = callback
-
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        return self.__env.reset(seed=self.__budget.first_seed(seed), options=options)
+        return self.__env.reset(seed=self._first_seed(seed), options=options)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
-        self.__budget.take()
+        self._take()
         return self.__env.step(action)
-
-    def finish(self) -> None:
-        """Run every checkpoint not reached yet (the agent is done learning)."""
-        self.__budget.run_checkpoints(2**62)
 
     def render(self) -> Any:
         return self.__env.render()
@@ -136,7 +151,7 @@ class BudgetedEnv(gym.Env[Any, Any]):
         self.__env.close()
 
 
-class BudgetedVectorEnv(gym.vector.VectorEnv[Any, Any, Any]):
+class BudgetedVectorEnv(_Budgeted, gym.vector.VectorEnv[Any, Any, Any]):
     """A step-budgeted view of a vector env (autoreset ``SAME_STEP``, see
     :meth:`tlbench.scenarios.EnvRef.make_vec`), for tiers with ``num_envs`` > 1.
 
@@ -175,8 +190,7 @@ class BudgetedVectorEnv(gym.vector.VectorEnv[Any, Any, Any]):
                 "make it with EnvRef.make_vec"
             )
         self.__envs = envs
-        self.__budget = _Budget(budget, seed, checkpoints, on_checkpoint, stride=envs.num_envs)
-        self.budget = budget
+        self._init_budget(_Budget(budget, seed, checkpoints, on_checkpoint, envs.num_envs))
         self.num_envs = envs.num_envs
         self.observation_space = envs.observation_space
         self.action_space = envs.action_space
@@ -186,35 +200,17 @@ class BudgetedVectorEnv(gym.vector.VectorEnv[Any, Any, Any]):
         self.render_mode = envs.render_mode
         self.spec = envs.spec
 
-    @property
-    def steps(self) -> int:
-        """Env steps taken so far, over all sub-envs."""
-        return self.__budget.steps
-
-    @property
-    def on_progress(self) -> Callable[[], None] | None:
-        """Called every 2% of the budget (the runner's progress bars)."""
-        return self.__budget.on_progress
-
-    @on_progress.setter
-    def on_progress(self, callback: Callable[[], None] | None) -> None:
-        self.__budget.on_progress = callback
-
     def reset(
         self,
         *,
         seed: int | list[int | None] | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[Any, dict[str, Any]]:
-        return self.__envs.reset(seed=self.__budget.first_seed(seed), options=options)
+        return self.__envs.reset(seed=self._first_seed(seed), options=options)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
-        self.__budget.take()
+        self._take()
         return self.__envs.step(actions)
-
-    def finish(self) -> None:
-        """Run every checkpoint not reached yet (the agent is done learning)."""
-        self.__budget.run_checkpoints(2**62)
 
     def render(self) -> Any:
         return self.__envs.render()
