@@ -29,7 +29,7 @@ tiers:
   smoke: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
           eval_policy: greedy, source_seeds: 2, target_seeds: 2}
   standard: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
-             eval_policy: greedy, source_seeds: 1, target_seeds: 1}
+             eval_policy: greedy, source_seeds: 2, target_seeds: 2}
   paper: {source_steps: 100, target_steps: 100, eval_every: 50, eval_episodes: 1,
           eval_policy: greedy, source_seeds: 1, target_seeds: 1}
 """

@@ -190,7 +190,7 @@ def test_agents_without_embed_are_refused_on_alignment_scenarios(
 
 def test_alignment_is_an_extra_on_return_scenarios(tasks: Path, tmp_path: Path) -> None:
     out = tmp_path / "embedder"
-    result = evaluate(AgentRef.parse(EMBEDDER), load_scenario("test/tiny"), "smoke", out,
+    result = evaluate(AgentRef.parse(EMBEDDER), load_scenario("test/tiny"), "standard", out,
                       workers=0, reps=200)  # fmt: skip
     metrics = result.results["metrics"]
     assert "final_return_iqm" in metrics["transfer"]  # the return metrics, as always
@@ -238,7 +238,7 @@ def test_an_embed_that_returns_the_wrong_shape_fails_its_run(tasks: Path, tmp_pa
 @pytest.fixture
 def alignment_results(tasks: Path, tmp_path: Path) -> Path:
     out = tmp_path / "eval"
-    evaluate(AgentRef.parse(EMBEDDER), load_scenario("test/tiny-rf"), "smoke", out, workers=0)
+    evaluate(AgentRef.parse(EMBEDDER), load_scenario("test/tiny-rf"), "standard", out, workers=0)
     return out / "results.json"
 
 
@@ -261,12 +261,12 @@ def test_leaderboard_recomputes_and_shows_alignment(
     assert done.entry.metrics == submitted["metrics"]  # recomputed, identical
     [entry] = load_entries(board)
     written = render([entry], tmp_path / "site", reps=200)
-    assert Path("site/img/test/tiny-rf/smoke-alignment.png") in written
-    assert Path("site/img/test/tiny-rf/smoke-curves.png") not in written
+    assert Path("site/img/test/tiny-rf/standard-alignment.png") in written
+    assert Path("site/img/test/tiny-rf/standard-curves.png") not in written
     readme = (tmp_path / "site" / "README.md").read_text()
     assert "| agent | version | runs | embedding distance | aligned |" in readme
     assert (
-        'src="img/test/tiny-rf/smoke-alignment.png"'
+        'src="img/test/tiny-rf/standard-alignment.png"'
         in (tmp_path / "site" / "site" / "index.html").read_text()
     )
     assert "| embedder (transfer) | " in readme and "| 0.000 [0.000, 0.000] | 1.000 |" in readme
