@@ -669,3 +669,17 @@ def test_source_revision_names_the_commit_and_local_changes(tmp_path: Path) -> N
     # A folder inside a checkout (an installed copy in a venv there) is not the checkout.
     (repo / "venv" / "site-packages").mkdir(parents=True)
     assert source_revision(repo / "venv" / "site-packages").startswith("unknown")
+
+
+def test_a_package_folder_offers_the_agent_of_its_module(tmp_path: Path) -> None:
+    for name, init in (
+        ("imports", "from .agent import GreedyStepper\n"),
+        # a class the __init__ defines itself wins over those it imports (baselines/dreamer)
+        ("defines", "from .agent import GreedyStepper\n\nclass Own(GreedyStepper):\n    pass\n"),
+    ):
+        package = tmp_path / name
+        package.mkdir()
+        (package / "agent.py").write_text((AGENTS / "greedy_stepper.py").read_text())
+        (package / "__init__.py").write_text(init)
+        expected = "GreedyStepper" if name == "imports" else "Own"
+        assert AgentRef.parse(str(package)).load_class().__name__ == expected

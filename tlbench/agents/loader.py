@@ -64,14 +64,15 @@ class AgentRef:
     def load_class(self) -> type[Agent]:
         """Import the file and return the agent class."""
         module = _import_file(self.path)
-        candidates = {
+        agents = {
             name: obj
             for name, obj in vars(module).items()
-            if inspect.isclass(obj)
-            and issubclass(obj, Agent)
-            and not inspect.isabstract(obj)
-            # defined here, or (a package folder) in one of its own modules
-            and (obj.__module__ + ".").startswith(module.__name__ + ".")
+            if inspect.isclass(obj) and issubclass(obj, Agent) and not inspect.isabstract(obj)
+        }
+        # The classes defined in the file (or the package's __init__); a package whose
+        # __init__ defines none offers those of its own modules (baselines/ppo/agent.py).
+        candidates = {n: c for n, c in agents.items() if c.__module__ == module.__name__} or {
+            n: c for n, c in agents.items() if c.__module__.startswith(module.__name__ + ".")
         }
         if self.class_name is not None:
             obj = getattr(module, self.class_name, None)
