@@ -459,10 +459,10 @@ def _target_phase(
     # every return is 0), so its runs train with the tier's budget and skip the evaluations.
     returns = job.scenario.score == "return"
     batched = returns and getattr(agent_class, "batch_predict", False) is True
-    # One env per evaluation episode for agents that predict batches, else one for all.
-    eval_envs = [target.make() for _ in range(tier.eval_episodes if batched else 1)]
-    if not returns:
-        eval_envs = []
+    # One env per evaluation episode for agents that predict batches, else one for all (none
+    # when there is no return to evaluate).
+    n_eval_envs = (tier.eval_episodes if batched else 1) if returns else 0
+    eval_envs = [target.make() for _ in range(n_eval_envs)]
     curve: dict[int, list[float]] = {}
     eval_time = 0.0
 
